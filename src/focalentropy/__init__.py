@@ -1,0 +1,49 @@
+"""focalentropy: the focal loss, understood exactly and corrected.
+
+The focal loss ``l(q) = -(1-q)^gamma log q`` (Lin et al., 2017) is minimized,
+in the population, not by the data distribution ``P`` but by a distorted
+``Q*`` (Shah, Cardone, Dytso, 2026). This package computes that theory
+exactly and fast (NumPy/SciPy), provides stable PyTorch focal losses
+(``focalentropy.torch``, needs torch), and undoes the distortion
+(``focalentropy.recover``, ``focalentropy.calibration``).
+
+Core functions (class axis last by default, batched over leading axes):
+
+==================  ==============================================================
+``loss``            ``l(q) = -(1-q)^gamma log q``
+``phi``             ``phi(q) = -l'(q)``
+``gradient_weight`` ``G(q) = q phi(q)``, the per-sample gradient scale
+``cross_entropy``   ``H_gamma(P, Q) = sum_x alpha_x P(x) l(Q(x))``
+``entropy``         ``H_gamma(P) = min_Q H_gamma(P, Q)``
+``divergence``      ``D_gamma(P || Q) = H_gamma(P, Q) - H_gamma(P)``
+``minimizer``       ``Q* = argmin_Q H_gamma(P, Q)`` and its multiplier ``lam``
+``recover``         the inverse map ``Q* -> P``
+``regimes``         amplified / suppressed / over-suppressed classes
+==================  ==============================================================
+"""
+
+from __future__ import annotations
+
+from ._entropy import cross_entropy, divergence, entropy
+from ._loss import gradient_weight, loss, max_gradient_weight, phi, phi_inverse
+from ._minimizer import minimizer, recover
+from ._regimes import LABELS, RegimesResult, regimes
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "LABELS",
+    "RegimesResult",
+    "__version__",
+    "cross_entropy",
+    "divergence",
+    "entropy",
+    "gradient_weight",
+    "loss",
+    "max_gradient_weight",
+    "minimizer",
+    "phi",
+    "phi_inverse",
+    "recover",
+    "regimes",
+]

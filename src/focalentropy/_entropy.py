@@ -1,0 +1,209 @@
+"""Focal cross-entropy, focal entropy and focal divergence (THEORY.md section 1).
+
+* ``H_gamma(P, Q) = sum_x alpha_x P(x) l(Q(x))``  (0 * inf = 0)
+* ``H_gamma(P) = min_Q H_gamma(P, Q) = H_gamma(P, Q*)``
+* ``D_gamma(P || Q) = H_gamma(P, Q) - H_gamma(P) >= 0``, zero iff ``Q = Q*``.
+
+With ``gamma = 0`` these are the Shannon cross-entropy, entropy and the KL
+divergence (in nats).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._loss import phi as _phi_checked
+from ._minimizer import minimizer
+from ._validation import check_class_weights, check_distribution, check_gamma
+
+__all__ = ["cross_entropy", "divergence", "entropy"]
+
+
+def _loss_terms(q: np.ndarray, g: float) -> np.ndarray:
+    with np.errstate(divide="ignore"):
+        return -np.power(1.0 - q, g) * np.log(q)
+
+
+def _weights(p: np.ndarray, alpha, axis: int, ndim: int) -> np.ndarray:
+    weights = check_class_weights(alpha, p.shape, axis, ndim)
+    return p if weights is None else p * weights
+
+
+def _broadcast_pair(p: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        return np.broadcast_arrays(p, q)
+    except ValueError as exc:
+        raise ValueError(
+            f"`p` and `q` must have broadcastable shapes (class axis last); "
+            f"got {p.shape} and {q.shape}"
+        ) from exc
+
+
+def _weighted_sum(w: np.ndarray, terms: np.ndarray) -> np.ndarray:
+    # 0 * inf = 0: classes outside the support of P contribute nothing
+    with np.errstate(invalid="ignore"):
+        prod = np.where(w > 0, w * terms, 0.0)
+    return prod.sum(axis=-1)[()]
+
+
+def cross_entropy(p, q, gamma, *, alpha=None, axis=-1):
+    r"""Focal cross-entropy ``H_gamma(P, Q) = sum_x alpha_x P(x) l(Q(x))``.
+
+    ``l(q) = -(1-q)^gamma log q`` is the focal loss of a model that assigns
+    probability ``q`` to the observed class, so ``H_gamma(P, Q)`` is the
+    expected focal loss of the model ``Q`` under data drawn from ``P`` (the
+    population version of the loss with soft targets ``P``).
+
+    Parameters
+    ----------
+    p : array_like, shape (..., K)
+        Data distribution(s); each slice along ``axis`` sums to 1.
+    q : array_like, shape (..., K)
+        Model distribution(s); broadcastable against ``p``.
+    gamma : float
+        Focusing parameter, ``gamma >= 0``.
+    alpha : None, float or array_like, optional
+        Positive class weights broadcastable to ``p``.
+    axis : int, optional
+        Class axis. Default -1.
+
+    Returns
+    -------
+    ndarray or float
+        Shape of the broadcast inputs without the class axis. ``+inf`` where
+        some class has ``P(x) > 0 = Q(x)``.
+
+    Notes
+    -----
+    ``cross_entropy(p, q) = entropy(p) + divergence(p, q)``.
+    ``H_gamma(P, Q) <= H(P, Q)`` (Shannon), non-increasing in ``gamma``, and
+    convex in ``Q`` (strictly on the support of ``P``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from focalentropy import cross_entropy
+    >>> p = np.array([0.5, 0.5])
+    >>> bool(np.isclose(cross_entropy(p, p, 0.0), np.log(2)))
+    True
+    >>> bool(cross_entropy(p, [0.9, 0.1], 2.0) < cross_entropy(p, [0.9, 0.1], 0.0))
+    True
+    """
+    g = check_gamma(gamma)
+    p_arr = check_distribution(p, "p", axis)
+    q_arr = check_distribution(q, "q", axis)
+    p_arr, q_arr = _broadcast_pair(p_arr, q_arr)
+    w = _weights(p_arr, alpha, axis, p_arr.ndim)
+    return _weighted_sum(w, _loss_terms(q_arr, g))
+
+
+def entropy(p, gamma, *, alpha=None, axis=-1):
+    r"""Focal entropy ``H_gamma(P) = min_Q H_gamma(P, Q) = H_gamma(P, Q*)``.
+
+    Parameters
+    ----------
+    p : array_like, shape (..., K)
+        Distribution(s); each slice along ``axis`` sums to 1.
+    gamma : float
+        Focusing parameter, ``gamma >= 0``; ``gamma = 0`` gives the Shannon
+        entropy in nats.
+    alpha : None, float or array_like, optional
+        Positive class weights broadcastable to ``p``.
+    axis : int, optional
+        Class axis. Default -1.
+
+    Returns
+    -------
+    ndarray or float
+        Shape of ``p`` without the class axis.
+
+    Notes
+    -----
+    The minimizer ``Q*`` is not ``P`` for ``gamma > 0`` (see
+    :func:`minimizer`), so ``H_gamma(P) < H_gamma(P, P)`` in general.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from focalentropy import entropy, cross_entropy
+    >>> p = np.array([0.7, 0.2, 0.1])
+    >>> bool(np.isclose(entropy(p, 0.0), -(p * np.log(p)).sum()))
+    True
+    >>> bool(entropy(p, 2.0) < cross_entropy(p, p, 2.0))
+    True
+    """
+    g = check_gamma(gamma)
+    p_arr = check_distribution(p, "p", axis)
+    q_star = minimizer(p_arr, g, alpha=_aligned_alpha(alpha, axis, p))
+    w = _weights(p_arr, alpha, axis, p_arr.ndim)
+    return _weighted_sum(w, _loss_terms(q_star, g))
+
+
+def _aligned_alpha(alpha, axis: int, p):
+    """``alpha`` re-laid so that it broadcasts against ``p`` with the class axis last."""
+    if alpha is None or np.ndim(alpha) == 0:
+        return alpha
+    arr = np.asarray(alpha, dtype=float)
+    ndim = np.ndim(p)
+    if arr.ndim < ndim:
+        arr = arr.reshape((1,) * (ndim - arr.ndim) + arr.shape)
+    return np.moveaxis(arr, axis, -1)
+
+
+def divergence(p, q, gamma, *, alpha=None, axis=-1):
+    r"""Focal divergence ``D_gamma(P || Q) = H_gamma(P, Q) - H_gamma(P) >= 0``.
+
+    It vanishes iff ``Q = Q*`` (the minimizer), not iff ``Q = P``. It is
+    computed as a sum of Bregman terms of the convex loss ``l``,
+
+    .. math::
+
+        D = \sum_x w_x \left[ l(Q(x)) - l(Q^*(x)) + \phi(Q^*(x)) (Q(x) - Q^*(x)) \right],
+
+    plus ``lam * Q(outside the support of P)``, which equals the difference
+    above because ``w_x phi(Q*(x)) = lam`` on the support; every term is
+    >= 0, so rounding cannot make ``D`` negative.
+
+    Parameters
+    ----------
+    p, q : array_like, shape (..., K)
+        Data and model distributions (broadcastable).
+    gamma : float
+        Focusing parameter, ``gamma >= 0``; ``gamma = 0`` gives ``KL(P || Q)``.
+    alpha : None, float or array_like, optional
+        Positive class weights broadcastable to ``p``.
+    axis : int, optional
+        Class axis. Default -1.
+
+    Returns
+    -------
+    ndarray or float
+        Shape of the broadcast inputs without the class axis.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from focalentropy import divergence, minimizer
+    >>> p = np.array([0.7, 0.2, 0.1])
+    >>> float(divergence(p, minimizer(p, 2.0), 2.0)) < 1e-15
+    True
+    >>> bool(np.isclose(divergence(p, [0.5, 0.3, 0.2], 0.0),
+    ...                 (p * np.log(p / [0.5, 0.3, 0.2])).sum()))
+    True
+    """
+    g = check_gamma(gamma)
+    p_arr = check_distribution(p, "p", axis)
+    q_arr = check_distribution(q, "q", axis)
+    p_b, q_b = _broadcast_pair(p_arr, q_arr)
+    q_star, lam = minimizer(p_arr, g, alpha=_aligned_alpha(alpha, axis, p), return_multiplier=True)
+    q_star = np.broadcast_to(q_star, p_b.shape)
+    lam = np.broadcast_to(lam, p_b.shape[:-1])
+    w = _weights(p_b, alpha, axis, p_b.ndim)
+    loss_q = _loss_terms(q_b, g)
+    with np.errstate(invalid="ignore"):
+        slope = _phi_checked(q_star, g)
+        terms = loss_q - _loss_terms(q_star, g) + slope * (q_b - q_star)
+    terms = np.where(np.isposinf(loss_q), np.inf, np.maximum(terms, 0.0))
+    # the linear terms sum to -lam * (mass of Q outside the support of w)
+    outside = np.where(w > 0, 0.0, q_b).sum(axis=-1)
+    return (_weighted_sum(w, terms) + lam * outside)[()]

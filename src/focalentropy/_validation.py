@@ -1,0 +1,160 @@
+"""Argument checking shared by the public functions.
+
+Every check raises ``ValueError``/``TypeError`` naming the argument and, for
+arrays, the first offending index and value, so that bad input never turns
+into a silent NaN further down.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+__all__ = [
+    "SUM_TOLERANCE",
+    "as_float_array",
+    "check_class_weights",
+    "check_distribution",
+    "check_gamma",
+    "check_probabilities",
+    "check_sigmoid_alpha",
+    "move_class_axis",
+]
+
+#: Rows of a distribution must sum to 1 within this absolute tolerance
+#: (scaled by sqrt(K) for K classes, to allow for rounding in the input).
+SUM_TOLERANCE = 1e-8
+
+
+def _first_index(mask: np.ndarray) -> tuple[int, ...]:
+    idx = np.argwhere(mask)[0]
+    return tuple(int(i) for i in idx)
+
+
+def _format_index(index: tuple[int, ...]) -> str:
+    return str(index[0]) if len(index) == 1 else str(index)
+
+
+def as_float_array(x, name: str) -> np.ndarray:
+    """Convert ``x`` to a float64 array, rejecting non-numeric input."""
+    if isinstance(x, (str, bytes)):
+        raise TypeError(f"`{name}` must be array-like of real numbers, got {type(x).__name__}")
+    try:
+        arr = np.asarray(x)
+    except Exception as exc:  # pragma: no cover - numpy raises many kinds
+        raise TypeError(f"`{name}` must be array-like of real numbers") from exc
+    if arr.dtype == object or arr.dtype.kind not in "biuf":
+        if arr.dtype.kind == "c":
+            raise TypeError(f"`{name}` must be real, got complex dtype {arr.dtype}")
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(
+                f"`{name}` must be array-like of real numbers, got dtype {arr.dtype}"
+            ) from exc
+    return arr.astype(np.float64, copy=False)
+
+
+def check_gamma(gamma) -> float:
+    """Return ``gamma`` as a float after checking ``0 <= gamma < inf``."""
+    if isinstance(gamma, bool) or not isinstance(gamma, (numbers.Real, np.ndarray)):
+        raise TypeError(f"`gamma` must be a real number, got {type(gamma).__name__}")
+    if isinstance(gamma, np.ndarray):
+        if gamma.ndim != 0:
+            raise TypeError(f"`gamma` must be a scalar, got an array of shape {gamma.shape}")
+        gamma = gamma.item()
+    g = float(gamma)
+    if not np.isfinite(g) or g < 0:
+        raise ValueError(f"`gamma` must be a finite number >= 0, got {gamma!r}")
+    return g
+
+
+def check_probabilities(q, name: str) -> np.ndarray:
+    """Elementwise probabilities: finite, in [0, 1]."""
+    arr = as_float_array(q, name)
+    bad = ~((arr >= 0) & (arr <= 1))  # also catches NaN
+    if bad.any():
+        index = _first_index(bad)
+        raise ValueError(
+            f"`{name}` must contain probabilities in [0, 1]; "
+            f"found {arr[index]!r} at index {_format_index(index)}"
+        )
+    return arr
+
+
+def move_class_axis(arr: np.ndarray, axis: int, name: str) -> np.ndarray:
+    """Move the class axis ``axis`` of ``arr`` to the end (a view)."""
+    if arr.ndim == 0:
+        raise ValueError(f"`{name}` must have at least one dimension (the class axis)")
+    if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
+        raise TypeError(f"`axis` must be an integer, got {type(axis).__name__}")
+    if not -arr.ndim <= axis < arr.ndim:
+        raise ValueError(f"`axis` {axis} is out of bounds for `{name}` with {arr.ndim} dims")
+    return np.moveaxis(arr, axis, -1)
+
+
+def check_distribution(p, name: str, axis: int = -1) -> np.ndarray:
+    """Rows along ``axis`` must be probability vectors.
+
+    Returns a float64 array with the class axis moved last. Entries must be
+    finite and >= 0 and each row must sum to 1 within
+    ``SUM_TOLERANCE * sqrt(K)``.
+    """
+    arr = check_probabilities(p, name)
+    arr = move_class_axis(arr, axis, name)
+    if arr.shape[-1] == 0:
+        raise ValueError(f"`{name}` must have at least one class along `axis`")
+    total = arr.sum(axis=-1)
+    tol = SUM_TOLERANCE * np.sqrt(arr.shape[-1])
+    bad = ~(np.abs(total - 1.0) <= tol)
+    if bad.any():
+        index = _first_index(bad)
+        where = f" (row {_format_index(index)})" if index else ""
+        raise ValueError(
+            f"`{name}` must sum to 1 along the class axis{where}; "
+            f"got sum {total[index]!r} (tolerance {tol:.1e})"
+        )
+    return arr
+
+
+def check_class_weights(alpha, shape: tuple[int, ...], axis: int, ndim: int) -> np.ndarray | None:
+    """Positive per-class weights broadcastable to ``shape`` (class axis last).
+
+    ``alpha`` may be None (unweighted), a scalar, or an array broadcastable to
+    the *original* layout of the distribution (class axis at ``axis``).
+    """
+    if alpha is None:
+        return None
+    arr = as_float_array(alpha, "alpha")
+    bad = ~((arr > 0) & np.isfinite(arr))
+    if bad.any():
+        index = _first_index(bad) if arr.ndim else ()
+        value = arr[index] if arr.ndim else arr.item()
+        where = f" at index {_format_index(index)}" if index else ""
+        raise ValueError(f"`alpha` must be positive and finite; found {value!r}{where}")
+    if arr.ndim > 0:
+        if arr.ndim < ndim:
+            arr = arr.reshape((1,) * (ndim - arr.ndim) + arr.shape)
+        if arr.ndim > ndim:
+            raise ValueError(f"`alpha` has {arr.ndim} dims, more than the distribution's {ndim}")
+        arr = np.moveaxis(arr, axis, -1)
+    try:
+        return np.broadcast_to(arr, shape)
+    except ValueError as exc:
+        raise ValueError(
+            f"`alpha` with shape {np.shape(alpha)} does not broadcast to the distribution's "
+            f"shape (class axis last: {shape})"
+        ) from exc
+
+
+def check_sigmoid_alpha(alpha) -> float | None:
+    """RetinaNet weight: None (unweighted) or a scalar in (0, 1)."""
+    if alpha is None:
+        return None
+    if isinstance(alpha, bool) or not isinstance(alpha, (numbers.Real, np.ndarray)):
+        raise TypeError(f"`alpha` must be None or a real number, got {type(alpha).__name__}")
+    a = float(np.asarray(alpha).item()) if isinstance(alpha, np.ndarray) else float(alpha)
+    if not 0 < a < 1:
+        raise ValueError(f'`alpha` must lie in (0, 1) for kind="sigmoid", got {alpha!r}')
+    return a
