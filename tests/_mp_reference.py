@@ -46,72 +46,75 @@ def mp_psi_of_logit(t, gamma):
 
 
 def mp_dpsi(t, gamma):
-    return mp.diff(lambda s: mp_psi_of_logit(s, gamma)[0], t)
+    """d/dt log phi(sigmoid(t)), from the closed form (only steers Newton's method:
+    the references are defined by the KKT residuals, which the tests check)."""
+    t = mp.mpf(t)
+    q = 1 / (1 + mp.exp(-t))
+    r = 1 / (1 + mp.exp(t))
+    v = mp.exp(t) * mp.log1p(mp.exp(-t))
+    return -gamma * q - r + gamma * (v - q) / (1 + gamma * v)
 
 
 def mp_phi_inverse_logit(y, gamma):
-    """The logit t with log phi(sigmoid(t)) = y, by bisection (psi is decreasing)."""
+    """The logit t with log phi(sigmoid(t)) = y: bracket, then Illinois (psi is decreasing)."""
     y = mp.mpf(y)
-    lo, hi = -y - 10, mp.mpf(10)
+    lo, hi = -abs(y) - 10, abs(y) + 10
     while mp_psi_of_logit(lo, gamma)[0] < y:
-        lo -= 2 * abs(lo) + 10
+        lo = 2 * lo - 10
     while mp_psi_of_logit(hi, gamma)[0] > y:
-        hi += 2 * abs(hi) + 10
-    for _ in range(400):
-        mid = (lo + hi) / 2
-        if mp_psi_of_logit(mid, gamma)[0] > y:
-            lo = mid
-        else:
-            hi = mid
-        if hi - lo < mp.mpf(10) ** (-45) * max(1, abs(mid)):
-            break
-    return (lo + hi) / 2
+        hi = 2 * hi + 10
+    return mp.findroot(lambda s: mp_psi_of_logit(s, gamma)[0] - y, (lo, hi), solver="illinois")
 
 
 def mp_minimizer(w, gamma):
-    """Q* and lam for weights ``w`` (floats, >= 0), solved from scratch in mp."""
+    """Q* and lam for weights ``w`` (floats, >= 0), solved from scratch in mp:
+    the multiplier is the root of sum_x phi^{-1}(lam / w_x) - 1 (bracketed)."""
     w = [mp.mpf(x) for x in w]
     gamma = mp.mpf(gamma)
     support = [i for i, x in enumerate(w) if x > 0]
     if gamma == 0:
-        total = sum(w)
+        total = mp.fsum(w)
         return [x / total for x in w], total
     if len(support) == 1:
         return [mp.mpf(1) if x > 0 else mp.mpf(0) for x in w], mp.mpf(0)
 
-    def excess(ell):
-        s = mp.mpf(0)
-        for i in support:
-            t = mp_phi_inverse_logit(ell - mp.log(w[i]), gamma)
-            s += 1 / (1 + mp.exp(-t))
-        return s - 1
+    top = max(support, key=lambda i: w[i])
 
-    lo, hi = mp.mpf(-50), mp.mpf(50)
+    def logits(ell):
+        return {i: mp_phi_inverse_logit(ell - mp.log(w[i]), gamma) for i in support}
+
+    def excess(ell):
+        # sum_{x != top} q_x - (1 - q_top): no cancellation near a dominant class
+        t = logits(ell)
+        others = mp.fsum(1 / (1 + mp.exp(-t[i])) for i in support if i != top)
+        return others - 1 / (1 + mp.exp(t[top]))
+
+    lo, hi = mp.mpf(-5), mp.mpf(5)
     while excess(lo) < 0:
-        lo -= 100
+        lo = 2 * lo - 10
     while excess(hi) > 0:
-        hi += 100
-    for _ in range(200):
+        hi = 2 * hi + 10
+    while hi - lo > mp.mpf(10) ** (-28) * max(1, abs(lo)):
         mid = (lo + hi) / 2
         if excess(mid) > 0:
             lo = mid
         else:
             hi = mid
-        if hi - lo < mp.mpf(10) ** (-40):
-            break
     ell = (lo + hi) / 2
-    q = []
-    for x in w:
-        if x == 0:
-            q.append(mp.mpf(0))
-        else:
-            t = mp_phi_inverse_logit(ell - mp.log(x), gamma)
-            q.append(1 / (1 + mp.exp(-t)))
+    t = logits(ell)
+    q = [mp.mpf(0)] * len(w)
+    for i in support:
+        q[i] = 1 / (1 + mp.exp(-t[i]))
     return q, mp.exp(ell)
 
 
-def mp_polish(w, gamma, q0, steps=2):
-    """Newton-polish a candidate Q* (floats) in 50-digit arithmetic; returns (q, lam)."""
+def mp_polish(w, gamma, q0, steps=2, return_complement=False):
+    """Newton-polish a candidate Q* (floats) in 50-digit arithmetic.
+
+    Returns ``(q, lam)``, or ``(q, lam, one_minus_q)`` with
+    ``return_complement=True`` (``1 - q`` computed from the logit, exact even
+    where ``q`` rounds to 1 at 50 digits).
+    """
     gamma = mp.mpf(gamma)
     w = [mp.mpf(x) for x in w]
     support = [i for i, x in enumerate(w) if x > 0]
@@ -132,8 +135,12 @@ def mp_polish(w, gamma, q0, steps=2):
             t[i] += (d_ell - resid[i]) / dpsi[i]
         ell += d_ell
     q = [mp.mpf(0)] * len(w)
+    r = [mp.mpf(1)] * len(w)
     for i in support:
         q[i] = 1 / (1 + mp.exp(-t[i]))
+        r[i] = 1 / (1 + mp.exp(t[i]))
+    if return_complement:
+        return q, mp.exp(ell), r
     return q, mp.exp(ell)
 
 

@@ -19,11 +19,27 @@ Core functions (class axis last by default, batched over leading axes):
 ``minimizer``       ``Q* = argmin_Q H_gamma(P, Q)`` and its multiplier ``lam``
 ``recover``         the inverse map ``Q* -> P``
 ``regimes``         amplified / suppressed / over-suppressed classes
+``countable_*``     the same for countably infinite alphabets (scipy.stats pmfs)
 ==================  ==============================================================
+
+Submodules: ``asymptotics`` (small/large-gamma expansions), ``calibration``
+(metrics and recalibrators), ``torch`` (PyTorch losses; needs torch).
 """
 
 from __future__ import annotations
 
+import importlib
+
+from ._countable import (
+    CountableDistribution,
+    CountableMinimizer,
+    DivergenceWarning,
+    SeriesValue,
+    TruncationWarning,
+    countable_cross_entropy,
+    countable_entropy,
+    countable_minimizer,
+)
 from ._entropy import cross_entropy, divergence, entropy
 from ._loss import gradient_weight, loss, max_gradient_weight, phi, phi_inverse
 from ._minimizer import minimizer, recover
@@ -31,10 +47,31 @@ from ._regimes import LABELS, RegimesResult, regimes
 
 __version__ = "0.1.0"
 
+# Submodules loaded on first attribute access: `torch` needs torch, and the
+# others pull in optional or slow imports that `import focalentropy` avoids.
+_LAZY_SUBMODULES = ("asymptotics", "calibration", "torch", "experiments", "report", "cli")
+
+
+def __getattr__(name):
+    if name in _LAZY_SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "LABELS",
+    "CountableDistribution",
+    "CountableMinimizer",
+    "DivergenceWarning",
     "RegimesResult",
+    "SeriesValue",
+    "TruncationWarning",
     "__version__",
+    "asymptotics",
+    "calibration",
+    "countable_cross_entropy",
+    "countable_entropy",
+    "countable_minimizer",
     "cross_entropy",
     "divergence",
     "entropy",

@@ -14,7 +14,6 @@ near 1; the minimizer iterates in this variable.
 from __future__ import annotations
 
 import numpy as np
-from scipy import optimize
 
 from ._validation import as_float_array, check_gamma, check_probabilities
 
@@ -158,6 +157,8 @@ def max_gradient_weight(gamma):
 
 
 def _max_gradient_weight(g: float) -> tuple[float, float]:
+    from scipy import optimize  # deferred: keeps `import focalentropy` fast
+
     # G is unimodal; maximize -log G over the logit, where the peak is well
     # scaled for every gamma (it sits near p ~ 1/gamma for large gamma).
     def neg_log_g(t):

@@ -22,8 +22,6 @@ decades) are finished by a bracketed safeguarded Newton iteration on
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
 from ._loss import _logit_terms, _psi, _sigmoid, _solve_logit
@@ -41,7 +39,7 @@ _KINDS = ("softmax", "sigmoid")
 #: elements per block: keeps the ~20 temporaries of an iteration in L2 cache
 _BLOCK_ELEMENTS = 1 << 14
 _NEWTON_MAXITER = 12
-_KERNEL_MIN_ELEMENTS = 200_000
+_KERNEL_MIN_ELEMENTS = 1_000_000
 _STEP_TOL = 4e-15
 
 
@@ -62,19 +60,23 @@ def _initial_logits(w: np.ndarray, m: np.ndarray) -> np.ndarray:
         return np.log(w) - np.log(complement)
 
 
-def _newton_block(w: np.ndarray, g: float):
+def _newton_block(w: np.ndarray, g: float, start=None):
     """Joint Newton iteration on (t, ell) for a block of rows.
 
-    ``w`` has shape (B, K) with at least two positive entries per row.
-    Returns logits ``t`` (``-inf`` where ``w == 0``), ``ell`` (B,) and a
-    per-row convergence flag.
+    ``w`` has shape (B, K) with at least two positive entries per row;
+    ``start`` optionally gives initial ``(t, ell)``. Returns logits ``t``
+    (``-inf`` where ``w == 0``), ``ell`` (B,) and a per-row convergence flag.
     """
     support = w > 0
     m = np.argmax(w, axis=-1)[:, None]
     with np.errstate(divide="ignore"):
         log_w = np.log(w)
-    t = np.where(support, _initial_logits(w, m), 0.0)
-    ell = np.zeros((w.shape[0], 1))
+    if start is None:
+        t = np.where(support, _initial_logits(w, m), 0.0)
+        ell = np.zeros((w.shape[0], 1))
+    else:
+        t = np.where(support, start[0], 0.0)
+        ell = start[1][:, None].copy()
     converged = np.zeros(w.shape[0], dtype=bool)
     for _ in range(_NEWTON_MAXITER):
         psi, dpsi, q, r = _psi(t, g)
@@ -100,11 +102,17 @@ def _newton_block(w: np.ndarray, g: float):
 def _bracketed_block(w: np.ndarray, g: float):
     """Safeguarded Newton on ``ell`` with exact elementwise inner solves.
 
-    Bracket: the dominant class has ``q_m >= 1/K`` and the runner-up
-    ``q_2 <= 1/2``, so ``log w_2 + psi(0) <= ell <= log w_m + psi(logit(1/K))``.
+    Solves ``f(ell) = log(sum_{x != m} q_x) - log(1 - q_m) = 0``; ``f`` is
+    strictly decreasing and nearly linear in ``ell`` (both logs are), and
+    stays exact when ``1 - q_m`` underflows. Bracket: the dominant class has
+    ``q_m >= 1/K`` and the runner-up ``q_2 <= 1/2``, so
+    ``log w_2 + psi(0) <= ell <= log w_m + psi(logit(1/K))``.
     """
     support = w > 0
     n_classes = support.sum(axis=-1)
+    m = np.argmax(w, axis=-1)[:, None]
+    others = support.copy()
+    np.put_along_axis(others, m, False, axis=-1)
     with np.errstate(divide="ignore"):
         log_w = np.log(w)
     srt = np.sort(log_w, axis=-1)
@@ -112,19 +120,24 @@ def _bracketed_block(w: np.ndarray, g: float):
     lo = srt[:, -2] + psi0
     hi = srt[:, -1] + _psi(-np.log(n_classes - 1.0), g)[0]
     ell = 0.5 * (lo + hi)
-    t = None
     for _ in range(200):
         y = np.where(support, ell[:, None] - log_w, 0.0)
-        t = _solve_logit(y, g, t0=t)
-        _, dpsi, q, r = _psi(t, g)
-        q = np.where(support, q, 0.0)
-        m = np.argmax(w, axis=-1)[:, None]
-        q_others = q.copy()
-        np.put_along_axis(q_others, m, 0.0, axis=-1)
-        f = q_others.sum(axis=-1) - np.take_along_axis(r, m, axis=-1)[:, 0]
+        # a cold start from psi's asymptotes converges for any ell (warm starts
+        # from a distant ell need many clipped steps)
+        t = _solve_logit(y, g)
+        _, dpsi, _, r = _psi(t, g)
+        _, _, neg_log_q, neg_log_r, _ = _logit_terms(t)
+        log_q = np.where(others, -neg_log_q, -np.inf)
+        top_log_q = log_q.max(axis=-1, keepdims=True)
+        share = np.exp(log_q - top_log_q)
+        log_s = top_log_q[:, 0] + np.log(share.sum(axis=-1))
+        t_m = np.take_along_axis(t, m, axis=-1)[:, 0]
+        f = log_s - (-np.take_along_axis(neg_log_r, m, axis=-1)[:, 0])
+        # d log S / d ell = sum_others (1-q) share / dpsi / sum share; d log(1-q_m) = -q_m/dpsi_m
+        d_log_s = np.where(others, share * r / dpsi, 0.0).sum(axis=-1) / share.sum(axis=-1)
+        slope = d_log_s + _sigmoid(t_m) / np.take_along_axis(dpsi, m, axis=-1)[:, 0]
         lo = np.where(f > 0, ell, lo)
         hi = np.where(f <= 0, ell, hi)
-        slope = np.where(support, q * r / dpsi, 0.0).sum(axis=-1)
         newton = ell - f / slope
         inside = (newton > lo) & (newton < hi)
         new_ell = np.where(inside, newton, 0.5 * (lo + hi))
@@ -133,8 +146,10 @@ def _bracketed_block(w: np.ndarray, g: float):
         if done.all() or np.all(hi - lo <= _STEP_TOL * np.maximum(1.0, np.abs(ell))):
             break
     y = np.where(support, ell[:, None] - log_w, 0.0)
-    t = _solve_logit(y, g, t0=t)
-    return np.where(support, t, -np.inf), ell
+    t = _solve_logit(y, g)
+    # polish: from here the joint Newton iteration converges quadratically
+    t, ell, _ = _newton_block(w, g, start=(t, ell))
+    return t, ell
 
 
 def _use_kernel(n_elements: int, method: str) -> bool:
@@ -302,7 +317,7 @@ def _sigmoid_minimizer(p, g: float, alpha) -> np.ndarray:
     a = check_sigmoid_alpha(alpha)
     w = _sigmoid_weights(arr, a).reshape(-1, 2)
     q = w[:, 0] / w.sum(axis=-1) if g == 0 else _solve_rows(w, g)[0][:, 0]
-    return q.reshape(arr.shape)
+    return q.reshape(arr.shape)[()]
 
 
 def _logits_of_distribution(q: np.ndarray) -> np.ndarray:
@@ -369,7 +384,7 @@ def recover(q, gamma, *, alpha=None, axis=-1, kind="softmax"):
         psi_q = _psi(t, g)[0]
         psi_r = _psi(-t, g)[0]
         p = _sigmoid(psi_r - psi_q + log_odds_weight)
-        return np.where(arr == 0, 0.0, np.where(arr == 1, 1.0, p))
+        return np.where(arr == 0, 0.0, np.where(arr == 1, 1.0, p))[()]
     arr = check_distribution(q, "q", axis)
     weights = check_class_weights(alpha, arr.shape, axis, arr.ndim)
     rows, _ = _as_rows(np.ascontiguousarray(arr))
@@ -383,8 +398,9 @@ def recover(q, gamma, *, alpha=None, axis=-1, kind="softmax"):
     if weights is not None:
         score = score - np.log(np.ascontiguousarray(weights).reshape(rows.shape))
     top = score.max(axis=-1, keepdims=True)
-    e = np.exp(score - top)
+    # a class with Q = 1 exactly has phi = 0 (gamma > 0): P is one-hot there
+    saturated = np.isposinf(top)
+    with np.errstate(invalid="ignore"):
+        e = np.where(saturated, np.isposinf(score), np.exp(score - np.where(saturated, 0.0, top)))
     p = e / e.sum(axis=-1, keepdims=True)
-    if not np.isfinite(p).all():  # pragma: no cover - defensive
-        warnings.warn("non-finite values in recover()", RuntimeWarning, stacklevel=2)
     return np.moveaxis(p.reshape(arr.shape), -1, axis)
