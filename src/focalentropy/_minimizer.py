@@ -40,7 +40,11 @@ _KINDS = ("softmax", "sigmoid")
 _BLOCK_ELEMENTS = 1 << 14
 _NEWTON_MAXITER = 12
 _KERNEL_MIN_ELEMENTS = 1_000_000
+#: bracketed solver: relative width at which ell counts as converged
 _STEP_TOL = 4e-15
+#: Newton: a (relative) step this small leaves an error ~ C * 1e-20 after it
+#: (quadratic convergence), so the iteration stops without another evaluation
+_NEWTON_STOP = 1e-10
 
 
 def _check_kind(kind) -> str:
@@ -91,8 +95,11 @@ def _newton_block(w: np.ndarray, g: float, start=None):
         d_t = np.where(support, (d_ell - resid) / dpsi, 0.0)
         t += d_t
         ell += d_ell
-        step = np.maximum(np.abs(d_t).max(axis=-1), np.abs(d_ell[:, 0]))
-        converged = step <= _STEP_TOL * np.maximum(1.0, np.abs(t).max(axis=-1))
+        step = np.maximum(
+            np.abs(d_t).max(axis=-1) / np.maximum(1.0, np.abs(t).max(axis=-1)),
+            np.abs(d_ell[:, 0]) / np.maximum(1.0, np.abs(ell[:, 0])),
+        )
+        converged = step <= _NEWTON_STOP
         if converged.all():
             break
     ok = converged & np.isfinite(ell[:, 0])
@@ -181,7 +188,7 @@ def _solve_rows(w: np.ndarray, g: float, method: str = "auto") -> tuple[np.ndarr
         from ._kernels import newton_rows
 
         wm = w[multi]
-        qm, lm, ok = newton_rows(wm, g, _NEWTON_MAXITER, _STEP_TOL)
+        qm, lm, ok = newton_rows(wm, g, _NEWTON_MAXITER, _NEWTON_STOP)
         if not ok.all():
             bad = ~ok
             t, ell = _bracketed_block(wm[bad], g)

@@ -82,7 +82,7 @@ def newton_rows(w, g, maxiter, tol, q_out, lam_out, ok_out):
                     else:
                         q_others += q
             d_ell = (sum_cres - (q_others - r_top)) / sum_c
-            step = abs(d_ell)
+            step = 0.0
             t_max = 1.0
             for x in range(k):
                 if row[x] > 0:
@@ -93,9 +93,9 @@ def newton_rows(w, g, maxiter, tol, q_out, lam_out, ok_out):
             ell += d_ell
             if not math.isfinite(ell):
                 break
-            # Newton converges quadratically: after a step of 1e-9 the
-            # remaining error is ~1e-18, so no further evaluation is needed
-            if step <= tol * t_max:
+            # Newton converges quadratically: after a relative step of 1e-10
+            # the remaining error is ~1e-20, so no further evaluation is needed
+            if step <= tol * t_max and abs(d_ell) <= tol * max(1.0, abs(ell)):
                 converged = True
                 break
         for x in range(k):

@@ -1,0 +1,275 @@
+"""Structured results shared by the experiments of the validation suite.
+
+Every experiment is a function ``run(config, progress=None) -> ExperimentResult``.
+The result is plain data (numbers, strings, PNG bytes) so that it can travel
+back from a joblib worker or a Dask cluster and be rendered by
+:mod:`focalentropy.report` without re-running anything.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "Claim",
+    "ExperimentResult",
+    "Progress",
+    "Table",
+    "derive_seed",
+    "fig_to_png",
+    "fit_loglog_slope",
+    "pyplot",
+    "to_builtin",
+]
+
+#: ``progress(advance, description)``: called by experiments after each unit of work.
+Progress = Callable[[float, str], None]
+
+
+def _noop_progress(advance: float = 1.0, description: str = "") -> None:
+    return None
+
+
+@dataclass
+class Claim:
+    """One checked statement.
+
+    Attributes
+    ----------
+    id : str
+        Stable identifier, e.g. ``"2.slope.free"``.
+    statement : str
+        The claim in words (what THEORY.md predicts).
+    metric : str
+        What ``value`` measures.
+    value : float
+        The measured value.
+    threshold : str
+        The pass condition in words, e.g. ``"in [-0.7, -0.3]"`` or ``"< 1e-8"``.
+    passed : bool
+        Whether ``value`` satisfies the threshold.
+    """
+
+    id: str
+    statement: str
+    metric: str
+    value: float
+    threshold: str
+    passed: bool
+
+    @classmethod
+    def less(cls, id: str, statement: str, metric: str, value: float, bound: float) -> Claim:
+        """Claim ``value < bound``."""
+        value = float(value)
+        return cls(id, statement, metric, value, f"< {bound:.3g}", bool(value < bound))
+
+    @classmethod
+    def greater(cls, id: str, statement: str, metric: str, value: float, bound: float) -> Claim:
+        """Claim ``value > bound``."""
+        value = float(value)
+        return cls(id, statement, metric, value, f"> {bound:.3g}", bool(value > bound))
+
+    @classmethod
+    def between(
+        cls, id: str, statement: str, metric: str, value: float, lo: float, hi: float
+    ) -> Claim:
+        """Claim ``lo <= value <= hi``."""
+        value = float(value)
+        return cls(
+            id, statement, metric, value, f"in [{lo:.3g}, {hi:.3g}]", bool(lo <= value <= hi)
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["value"] = to_builtin(d["value"])
+        return d
+
+
+@dataclass
+class Table:
+    """A small table: a title, column names and rows of plain values."""
+
+    title: str
+    columns: list[str]
+    rows: list[list[Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"title": self.title, "columns": list(self.columns), "rows": to_builtin(self.rows)}
+
+
+@dataclass
+class ExperimentResult:
+    """What an experiment hands to the runner and the report.
+
+    Attributes
+    ----------
+    id : str
+        Short identifier (``"theory"``, ``"discrete"``, ...).
+    number : int
+        Position in the report (1-4).
+    title : str
+        Section title.
+    claim : str
+        The experiment's claim, one paragraph.
+    method : str
+        How it is checked (data, model, training, metric), one paragraph.
+    claims : list of Claim
+        The checked statements; the experiment passes iff all pass.
+    tables : list of Table
+        Tables shown in the report.
+    figures : dict of str to bytes
+        PNG images keyed by file name (``"ratio_vs_p.png"``).
+    captions : dict of str to str
+        Caption per figure.
+    config : dict
+        The settings the experiment ran with (seed included).
+    seconds : float
+        Wall-clock time (not part of the reproducible numbers).
+    notes : list of str
+        Observations worth reporting that are not claims (e.g. a metric that did not improve).
+    error : str or None
+        Traceback text if the experiment crashed (then ``claims`` holds one failing claim).
+    """
+
+    id: str
+    number: int
+    title: str
+    claim: str
+    method: str = ""
+    claims: list[Claim] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+    figures: dict[str, bytes] = field(default_factory=dict)
+    captions: dict[str, str] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.error is None and bool(self.claims) and all(c.passed for c in self.claims)
+
+    def to_dict(self, figure_paths: dict[str, str] | None = None) -> dict[str, Any]:
+        """JSON-ready summary; figures are given as paths (when written) not bytes."""
+        return {
+            "id": self.id,
+            "number": self.number,
+            "title": self.title,
+            "claim": self.claim,
+            "method": self.method,
+            "passed": self.passed,
+            "claims": [c.to_dict() for c in self.claims],
+            "tables": [t.to_dict() for t in self.tables],
+            "figures": figure_paths if figure_paths is not None else sorted(self.figures),
+            "config": to_builtin(self.config),
+            "notes": list(self.notes),
+            "error": self.error,
+        }
+
+
+def fig_to_png(fig, dpi: int = 110) -> bytes:
+    """Render a matplotlib figure to PNG bytes and close it.
+
+    The PNG metadata (software version, date) is stripped so that the same
+    run gives byte-identical images.
+    """
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
+    return buf.getvalue()
+
+
+def fit_loglog_slope(x, y) -> float:
+    """Least-squares slope of ``log y`` against ``log x``.
+
+    Parameters
+    ----------
+    x, y : array_like, shape (m,)
+        Positive values, ``m >= 2``.
+
+    Returns
+    -------
+    float
+        The fitted exponent ``b`` in ``y ~ a x^b``.
+    """
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    if x.shape != y.shape or x.ndim != 1 or x.size < 2:
+        raise ValueError("`x` and `y` must be 1-d arrays of the same length >= 2")
+    if np.any(x <= 0) or np.any(y <= 0):
+        raise ValueError("`x` and `y` must be positive for a log-log fit")
+    slope, _ = np.polyfit(np.log(x), np.log(y), 1)
+    return float(slope)
+
+
+def derive_seed(seed: int, *keys: int | str) -> int:
+    """A 32-bit seed derived deterministically from ``seed`` and ``keys``."""
+    words = [int(seed)]
+    for k in keys:
+        if isinstance(k, str):
+            words.extend(k.encode())
+        else:
+            words.append(int(k))
+    return int(np.random.SeedSequence(words).generate_state(1)[0])
+
+
+def to_builtin(obj):
+    """Convert numpy scalars/arrays (nested in lists/dicts) to JSON-ready builtins."""
+    if isinstance(obj, dict):
+        return {str(k): to_builtin(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_builtin(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return to_builtin(obj.tolist())
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        v = float(obj)
+        return v if math.isfinite(v) else None
+    return obj
+
+
+_STYLE = {
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "legend.frameon": False,
+    "font.size": 10,
+}
+
+
+class _Plotting:
+    """Figure factory that does not use pyplot's global figure manager.
+
+    Figures are :class:`matplotlib.figure.Figure` objects rendered by the Agg
+    canvas, so experiments can draw concurrently in threads (joblib threading
+    or a Dask worker with several threads).
+    """
+
+    def __init__(self):
+        import matplotlib
+        import matplotlib.cm
+        import matplotlib.lines
+
+        self.cm = matplotlib.cm
+        self.Line2D = matplotlib.lines.Line2D
+        matplotlib.rcParams.update(_STYLE)
+
+    def subplots(self, nrows=1, ncols=1, *, figsize=None, **kwargs):
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=figsize, layout="constrained")
+        return fig, fig.subplots(nrows, ncols, **kwargs)
+
+
+def pyplot() -> _Plotting:
+    """A thread-safe stand-in for ``matplotlib.pyplot`` (``subplots``, ``cm``, ``Line2D``)."""
+    return _Plotting()

@@ -1,0 +1,148 @@
+"""The self-contained HTML report."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from focalentropy import report
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"fake image bytes"
+
+
+def _summary(passed: bool = True) -> dict:
+    claims = [
+        {
+            "id": "1.identity",
+            "statement": "λ Q*/P = G(Q*) <exactly>",
+            "metric": "max error",
+            "value": 2.2e-15,
+            "threshold": "< 1e-09",
+            "passed": True,
+        },
+        {
+            "id": "2.slope.free.g2",
+            "statement": "converges at n^(-1/2)",
+            "metric": "slope",
+            "value": -0.48 if passed else -0.1,
+            "threshold": "in [-0.7, -0.3]",
+            "passed": passed,
+        },
+    ]
+    return {
+        "passed": passed,
+        "version": "0.1.0",
+        "claims": claims,
+        "config": {"mode": "quick", "seed": 7, "jobs": 2, "backend": "loky"},
+        "timings": {"seconds": {"theory": 1.5, "discrete": 2.0, "total": 3.5}},
+        "experiments": [
+            {
+                "id": "theory",
+                "number": 1,
+                "title": "Theory",
+                "claim": "Q* is characterised by <G>.",
+                "method": "exact",
+                "passed": True,
+                "claims": claims[:1],
+                "tables": [{"title": "T", "columns": ["a", "b"], "rows": [[1, 0.5], ["x", None]]}],
+                "figures": {"one.png": "figures/one.png", "missing.png": "figures/missing.png"},
+                "captions": {"one.png": "the first figure"},
+                "notes": ["a note & more"],
+                "config": {"k": 1},
+                "error": None,
+            },
+            {
+                "id": "discrete",
+                "number": 2,
+                "title": "Discrete",
+                "claim": "converges",
+                "method": "",
+                "passed": passed,
+                "claims": claims[1:],
+                "tables": [],
+                "figures": {},
+                "captions": {},
+                "notes": [],
+                "config": {},
+                "error": None if passed else "Traceback: boom",
+            },
+        ],
+    }
+
+
+class TestFormatValue:
+    @pytest.mark.parametrize(
+        ("value", "text"),
+        [
+            (None, "n/a"),
+            (True, "yes"),
+            (3, "3"),
+            (2.0, "2"),
+            (0.5, "0.5"),
+            (-0.48512, "-0.4851"),
+            (1.2346e-6, "1.235e-06"),
+            (float("nan"), "n/a"),
+            (float("inf"), "∞"),
+            (0.0, "0"),
+        ],
+    )
+    def test_values(self, value, text):
+        assert report.format_value(value) == text
+
+
+class TestRenderReport:
+    def test_contents(self):
+        html = report.render_report(_summary(), figures={"one.png": PNG})
+        assert html.startswith("<!DOCTYPE html>")
+        assert "2 of 2 claims passed" in html
+        assert html.count('class="badge pass"') >= 3  # overall, two sections, claims
+        assert 'class="badge fail"' not in html
+        # figure embedded, caption shown, the missing one flagged
+        assert "data:image/png;base64," + base64.b64encode(PNG).decode() in html
+        assert "the first figure" in html
+        assert "figure missing.png is missing" in html
+        # user text is escaped
+        assert "&lt;exactly&gt;" in html
+        assert "<exactly>" not in html
+        assert "a note &amp; more" in html
+        # seed and reproduce command
+        assert "--seed 7" in html
+        assert 'id="exp-1"' in html
+        assert 'href="#exp-2"' in html
+
+    def test_failure_is_visible(self):
+        html = report.render_report(_summary(passed=False))
+        assert "1 of 2 claims passed" in html
+        assert 'class="badge fail"' in html
+        assert '<tr class="fail">' in html
+        assert "Traceback: boom" in html
+        assert "The experiment crashed" in html
+
+    def test_no_external_resources(self):
+        html = report.render_report(_summary(), figures={"one.png": PNG})
+        assert "http://" not in html
+        assert "https://" not in html
+        assert "<script" not in html
+
+    def test_figures_from_directory(self, tmp_path):
+        (tmp_path / "figures").mkdir()
+        (tmp_path / "figures" / "one.png").write_bytes(PNG)
+        path = report.write_report(
+            _summary(), tmp_path / "r" / "report.html", figure_dir=tmp_path / "figures"
+        )
+        assert path.is_file()
+        assert base64.b64encode(PNG).decode() in path.read_text(encoding="utf-8")
+
+    def test_render_directory(self, tmp_path):
+        (tmp_path / "figures").mkdir()
+        (tmp_path / "figures" / "one.png").write_bytes(PNG)
+        (tmp_path / "results.json").write_text(json.dumps(_summary()), encoding="utf-8")
+        path = report.render_directory(tmp_path)
+        assert path == tmp_path / "report.html"
+        assert "data:image/png;base64," in path.read_text(encoding="utf-8")
+
+    def test_render_directory_without_results(self, tmp_path):
+        with pytest.raises(FileNotFoundError, match=r"no results\.json"):
+            report.render_directory(tmp_path)
