@@ -141,8 +141,8 @@ def entropy(p, gamma, *, alpha=None, axis=-1):
 
 def _aligned_alpha(alpha, axis: int, p):
     """``alpha`` re-laid so that it broadcasts against ``p`` with the class axis last."""
-    if alpha is None or np.ndim(alpha) == 0:
-        return alpha
+    if alpha is None or np.ndim(alpha) <= 1:
+        return alpha  # scalars and per-class vectors need no re-layout
     arr = np.asarray(alpha, dtype=float)
     ndim = np.ndim(p)
     if arr.ndim < ndim:

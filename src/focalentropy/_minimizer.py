@@ -59,7 +59,12 @@ def _initial_logits(w: np.ndarray, m: np.ndarray) -> np.ndarray:
     complement = total - w
     others = w.copy()
     np.put_along_axis(others, m, 0.0, axis=-1)
-    np.put_along_axis(complement, m, others.sum(axis=-1, keepdims=True), axis=-1)
+    # only a class with more than half the mass suffers cancellation in
+    # total - w; such a class is unique, so tied classes keep identical starts
+    # (and identical iterates: Q* of tied classes is bitwise equal)
+    top = np.take_along_axis(w, m, axis=-1)
+    exact = np.where(top > 0.5 * total, others.sum(axis=-1, keepdims=True), total - top)
+    np.put_along_axis(complement, m, exact, axis=-1)
     with np.errstate(divide="ignore"):
         return np.log(w) - np.log(complement)
 

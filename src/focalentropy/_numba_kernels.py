@@ -57,7 +57,7 @@ def newton_rows(w, g, maxiter, tol, q_out, lam_out, ok_out):
         for x in range(k):
             if row[x] > 0:
                 log_w[x] = math.log(row[x])
-                comp = others if x == m else total - row[x]
+                comp = others if (x == m and row[m] > 0.5 * total) else total - row[x]
                 t[x] = log_w[x] - math.log(comp)
             else:
                 t[x] = -math.inf

@@ -121,8 +121,9 @@ def check_distribution(p, name: str, axis: int = -1) -> np.ndarray:
 def check_class_weights(alpha, shape: tuple[int, ...], axis: int, ndim: int) -> np.ndarray | None:
     """Positive per-class weights broadcastable to ``shape`` (class axis last).
 
-    ``alpha`` may be None (unweighted), a scalar, or an array broadcastable to
-    the *original* layout of the distribution (class axis at ``axis``).
+    ``alpha`` may be None (unweighted), a scalar, a 1-D vector of per-class
+    weights (aligned with the class axis), or an array broadcastable to the
+    *original* layout of the distribution (class axis at ``axis``).
     """
     if alpha is None:
         return None
@@ -133,7 +134,13 @@ def check_class_weights(alpha, shape: tuple[int, ...], axis: int, ndim: int) -> 
         value = arr[index] if arr.ndim else arr.item()
         where = f" at index {_format_index(index)}" if index else ""
         raise ValueError(f"`alpha` must be positive and finite; found {value!r}{where}")
-    if arr.ndim > 0:
+    if arr.ndim == 1 and ndim > 1:
+        # a vector of per-class weights runs along the class axis, wherever it is
+        if arr.shape[0] not in (1, shape[-1]):
+            raise ValueError(
+                f"`alpha` has {arr.shape[0]} entries but the class axis has {shape[-1]}"
+            )
+    elif arr.ndim > 0:
         if arr.ndim < ndim:
             arr = arr.reshape((1,) * (ndim - arr.ndim) + arr.shape)
         if arr.ndim > ndim:
