@@ -13,6 +13,8 @@ near 1; the minimizer iterates in this variable.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ._validation import as_float_array, check_gamma, check_probabilities
@@ -156,21 +158,30 @@ def max_gradient_weight(gamma):
     return _max_gradient_weight(g)
 
 
+@functools.lru_cache(maxsize=256)
 def _max_gradient_weight(g: float) -> tuple[float, float]:
-    from scipy import optimize  # deferred: keeps `import focalentropy` fast
-
-    # G is unimodal; maximize -log G over the logit, where the peak is well
-    # scaled for every gamma (it sits near p ~ 1/gamma for large gamma).
-    def neg_log_g(t):
-        return -_log_g_of_t(np.asarray(t, dtype=float), g)
-
-    hi = 2.0
-    lo = -2.0 - 2.0 * np.log1p(g)
-    res = optimize.minimize_scalar(
-        neg_log_g, bracket=(lo, hi), method="brent", options={"xtol": 1e-14}
-    )
-    t = float(res.x)
-    return float(np.exp(-res.fun)), float(_sigmoid(np.asarray(t)))
+    # G is unimodal; golden-section search on log G over the logit, where the
+    # peak is well scaled for every gamma (it sits near p ~ 1/gamma for large
+    # gamma). The maximum is flat, so the value is exact to rounding while the
+    # location is determined only to ~sqrt(eps).
+    lo = -4.0 - 2.0 * np.log1p(g)
+    hi = 4.0
+    inv_phi = (np.sqrt(5.0) - 1.0) / 2.0
+    a, b = lo + (1 - inv_phi) * (hi - lo), lo + inv_phi * (hi - lo)
+    fa, fb = _log_g_of_t(np.array(a), g), _log_g_of_t(np.array(b), g)
+    for _ in range(200):
+        if fa >= fb:
+            hi, b, fb = b, a, fa
+            a = lo + (1 - inv_phi) * (hi - lo)
+            fa = _log_g_of_t(np.array(a), g)
+        else:
+            lo, a, fa = a, b, fb
+            b = lo + inv_phi * (hi - lo)
+            fb = _log_g_of_t(np.array(b), g)
+        if hi - lo < 1e-12:
+            break
+    t = 0.5 * (lo + hi)
+    return float(np.exp(_log_g_of_t(np.array(t), g))), float(_sigmoid(np.asarray(t)))
 
 
 # ---------------------------------------------------------------------------
