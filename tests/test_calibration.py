@@ -415,13 +415,14 @@ class TestFocalRecalibrator:
         assert "gamma='auto'" in repr(cal)
 
 
-class TestTemperatureScaling:
-    @pytest.fixture(scope="class")
-    def logit_data(self):
-        rng = np.random.default_rng(8)
-        z = rng.normal(scale=2.0, size=(20_000, 4))
-        return z, _sample_labels(rng, _softmax(z))
+@pytest.fixture(scope="module")
+def logit_data():
+    rng = np.random.default_rng(8)
+    z = rng.normal(scale=2.0, size=(20_000, 4))
+    return z, _sample_labels(rng, _softmax(z))
 
+
+class TestTemperatureScaling:
     @pytest.mark.parametrize("scale", [0.5, 1.0, 3.0])
     def test_recovers_temperature(self, logit_data, scale):
         z, y = logit_data

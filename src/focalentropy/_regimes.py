@@ -199,6 +199,8 @@ def regimes(p, gamma, *, alpha=None, axis=-1, class_names=None):
     p_eff = w / w.sum(axis=-1, keepdims=True)
     q, lam = minimizer(p_eff, g, return_multiplier=True)
     lam = np.asarray(lam)
+    if g == 0:
+        lam = np.ones_like(lam)  # sum(p_eff) may round to 1 + eps: G = 1 = lam exactly
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(p_eff > 0, q / p_eff, np.nan)
     if g == 0:

@@ -44,6 +44,12 @@ def as_float_array(x, name: str) -> np.ndarray:
         arr = np.asarray(x)
     except Exception as exc:  # pragma: no cover - numpy raises many kinds
         raise TypeError(f"`{name}` must be array-like of real numbers") from exc
+    if arr.dtype.kind in "USa" or (
+        arr.dtype == object and any(isinstance(v, (str, bytes)) for v in arr.flat)
+    ):
+        raise TypeError(
+            f"`{name}` must be array-like of real numbers, got strings (dtype {arr.dtype})"
+        )
     if arr.dtype == object or arr.dtype.kind not in "biuf":
         if arr.dtype.kind == "c":
             raise TypeError(f"`{name}` must be real, got complex dtype {arr.dtype}")
