@@ -187,12 +187,6 @@ class TestDivergence:
         p, q = pq
         assert divergence(p, q, 0.0) == pytest.approx(stats.entropy(p, q), rel=1e-10, abs=1e-15)
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="BUG: divergence() loses ~1e-12 relative accuracy when Q* has a dominant class "
-        "and gamma < 1 (phi(Q*) evaluated at the rounded Q* near 1 in the Bregman terms); "
-        "cross_entropy - entropy is exact to 1e-16 there",
-    )
     @pytest.mark.parametrize(("eps", "gamma"), [(1e-7, 0.125), (1e-12, 0.5)])
     def test_accuracy_with_dominant_class(self, eps, gamma):
         p, q = [1 - eps, eps], [0.5, 0.5]
