@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import doctest
 import itertools
+import math
 import subprocess
 import sys
 
@@ -325,6 +326,33 @@ class TestSaturated:
         torch.testing.assert_close(loss[rest], ref.detach(), rtol=10 * rtol, atol=0)
         atol = 1e-7 if dtype == torch.float32 else 1e-15
         torch.testing.assert_close(grad[rest], _grad(ref, zr), rtol=10 * rtol, atol=atol)
+
+    @pytest.mark.parametrize("gamma", [0.0, 0.3, 2.0])
+    @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+    def test_underflow_threshold_rows(self, gamma, dtype):
+        """Rows on both sides of the underflow fallback, dominant and crushed targets."""
+        fi = torch.finfo(dtype)
+        edge = -math.log(2 * fi.tiny / fi.eps)  # log-odds where the fallback starts
+        rows = []
+        for gap in (20.0, edge - 3, edge - 0.01, edge + 0.01, edge + 3):
+            rows += [[gap, 0.0, -0.7, 0.4], [gap, gap - 0.3, -1.0, 0.0], [-gap, 0.0, -0.7, 0.4]]
+        z = torch.tensor(rows, dtype=dtype, requires_grad=True)
+        y = torch.zeros(len(rows), dtype=torch.long)
+        loss = focal_loss(z, y, gamma, reduction="none")
+        grad = _grad(loss, z)
+        rtol = 2e-5 if dtype == torch.float32 else 1e-12
+        dps = 60 if dtype == torch.float32 else 340  # -log p ~ 1 - p ~ 1e-292 in float64
+        for i in range(len(rows)):
+            ref_loss, ref_grad = _mp_focal(z[i].tolist(), 0, gamma, dps=dps)
+            ref = torch.tensor([ref_loss, *ref_grad], dtype=torch.float64)
+            got = torch.cat([loss[i : i + 1], grad[i]]).detach().double()
+            scale = ref.abs().clamp_min(fi.tiny / fi.eps)
+            assert torch.all((got - ref).abs() <= rtol * scale + fi.tiny), (i, got, ref)
+        # the one-reduction mean agrees with the per-sample losses
+        mean = focal_loss(z, y, gamma)
+        tol = {"rtol": len(rows) * fi.eps, "atol": 0}
+        torch.testing.assert_close(mean, loss.mean(), **tol)
+        torch.testing.assert_close(_grad(mean, z), grad / len(rows), **tol)
 
     @pytest.mark.parametrize("gamma", [0.25, 2.0])
     def test_spatial_far_rows(self, gamma):

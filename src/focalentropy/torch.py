@@ -9,9 +9,9 @@ weight ``G(p_y) = (1 - p_y)^gamma (1 + gamma v)``,
     dl/dz = G(p_y) (softmax(z) - onehot(y)).
 
 Both ``log p_y`` and ``1 - p_y`` are computed without cancellation
-(``1 - p_y`` directly where ``p_y <= 1/2``; where ``p_y > 1/2`` as the sum of
-the other classes' probabilities, or a log-sum-exp of their logits if that
-underflows, and ``log p_y = log1p(-(1 - p_y))``), and the gradient is formed
+(``1 - p_y`` as the sum of the other classes' probabilities and
+``-log p_y = log1p((1 - p_y) / p_y)``, or from a log-sum-exp of the logits
+where either underflows), and the gradient is formed
 from the identity above by a custom :class:`torch.autograd.Function`, so values and
 gradients are exact and finite for every ``gamma >= 0`` and every finite
 logit, including ``0 < gamma < 1`` at saturated logits where
@@ -105,7 +105,7 @@ def _complement(prob: Tensor, idx: Tensor, p: Tensor, restore: bool = True) -> T
     the class axis and, if ``restore``, restored from ``p = prob.gather(1,
     idx)`` (exactly).
     """
-    prob.scatter_(1, idx, torch.zeros_like(p))
+    prob.scatter_(1, idx, torch.zeros_like(p))  # faster than a scalar value
     if prob.dim() == 2 and prob.shape[1] < 128:  # a matrix-vector product is faster here
         total = torch.mv(prob, prob.new_ones(prob.shape[1])).unsqueeze(1)
     else:
@@ -115,72 +115,61 @@ def _complement(prob: Tensor, idx: Tensor, p: Tensor, restore: bool = True) -> T
     return total
 
 
-def _log_complement_from_logits(z: Tensor, idx: Tensor, mask: Tensor):
-    """``log(1 - p_idx)`` for the rows in ``mask`` as a log-sum-exp of logits.
+def _log_odds_from_logits(z: Tensor, idx: Tensor, mask: Tensor):
+    """``log((1 - p_idx) / p_idx)`` for the rows in ``mask``, from the logits.
 
-    Used for rows whose other classes underflow in ``softmax`` (logit gaps
-    beyond ~87 in float32, ~700 in float64). Returns the positions and values.
+    A log-sum-exp of the other logits minus the logit at ``idx``; used for
+    rows where ``1 - p`` or ``p`` underflows in ``softmax`` (logit gaps
+    beyond ~70 in float32, ~650 in float64). Returns the positions and values.
     """
     where = tuple(mask.squeeze(1).nonzero().unbind(1))
     rows = z.movedim(1, -1)[where]  # (k, C) copy
     cls = idx.squeeze(1)[where].unsqueeze(1)
     z_y = rows.gather(1, cls).squeeze(1)
     rows.scatter_(1, cls, -math.inf)
-    others = torch.logsumexp(rows, 1)
-    return where, others - torch.logaddexp(others, z_y)
+    return where, torch.logsumexp(rows, 1) - z_y
 
 
-def _row_terms(prob: Tensor, z: Tensor, idx: Tensor, lp: Tensor, gamma: float, restore=True):
-    """Exact ``l(p)``, ``G(p)``, ``p`` and ``1 - p`` at the classes ``idx`` (N, 1, *).
+def _row_terms(prob: Tensor, z: Tensor, idx: Tensor, gamma: float, restore: bool = True):
+    """Exact ``-log p``, ``(1 - p)^gamma``, ``G(p)``, ``p`` and ``1 - p`` at ``idx`` (N, 1, *).
 
-    ``prob = softmax(z)`` along axis 1 and ``lp`` the log-softmax at ``idx``.
-    Where ``p <= 1/2``, ``1 - p`` is exact. Where ``p > 1/2`` (the only
-    class of its row that can), ``r = 1 - p`` is the sum of the other
-    probabilities, ``log p = log1p(-r)``, and in the rare rows where that
-    sum underflows ``r`` comes from a log-sum-exp of the logits (``p``
-    itself is accurate to rounding either way). Then
-    ``l = r^gamma (-log p)`` and ``G = r^gamma (1 + gamma v)`` with
-    ``v = p (-log p) / r`` (-> 1 as ``r -> 0``, so never ``inf * 0``).
+    ``prob = softmax(z)`` along axis 1. In every row ``r = 1 - p`` is the
+    sum of the other probabilities and ``x = r / p`` (the sum of
+    ``exp(z_c - z_idx)`` over the other classes) is accurate to a few
+    rounding errors, hence so are ``-log p = log1p(x)`` and
+    ``v = p (-log p) / r = log1p(x) / x`` (-> 1 as ``x -> 0``): no branch on
+    ``p > 1/2``, no cancellation. Only in rows where ``r`` or ``p`` comes
+    near underflow (``x`` outside ``[2 tiny/eps, eps/(2 tiny)]``, rare) are
+    these recomputed from ``log x``, a log-sum-exp of the logits. Then
+    ``l = r^gamma (-log p)`` and ``G = r^gamma (1 + gamma v)``; for
+    ``gamma = 0`` the focus and ``G`` are returned as None (both are 1).
     ``restore=False`` allows ``prob`` to be left zero at ``idx`` entries.
     """
     p = prob.gather(1, idx)
-    far = None
-    if p.numel() and float(p.max()) > 0.5:
-        sat = p > 0.5
-        rows = None
-        if prob.dim() == 2:  # few saturated rows: work on those rows only
-            rows = sat.view(-1).nonzero().view(-1)
-            if 4 * rows.numel() > p.shape[0]:
-                rows = None
-        if rows is None:
-            r = _complement(prob, idx, p, restore)  # exact in every row
-            lp = torch.where(sat, torch.log1p(-r), lp)
-            smallest = r
-        else:
-            part = prob.index_select(0, rows)
-            smallest = _complement(part, idx.index_select(0, rows), p.index_select(0, rows))
-            r = torch.rsub(p, 1.0).index_copy_(0, rows, smallest)
-            lp = lp.index_copy_(0, rows, torch.log1p(-smallest))
-        threshold = torch.finfo(r.dtype).tiny / torch.finfo(r.dtype).eps
-        if float(smallest.min()) < threshold:
-            far = r < threshold
-            where, log1m = _log_complement_from_logits(z, idx, far)
-            far_r = torch.exp(log1m)
-            r.squeeze(1)[where] = far_r
-            lp.squeeze(1)[where] = torch.log1p(-far_r)
-        else:
-            far = None
-    else:
-        r = torch.rsub(p, 1.0)
+    r = _complement(prob, idx, p, restore)
+    x = r / p
+    nlp = torch.log1p(x)
+    where = None
+    if x.numel():
+        fi = torch.finfo(x.dtype)
+        lo_x, hi_x = 2 * fi.tiny / fi.eps, fi.eps / (2 * fi.tiny)
+        lo, hi = torch.aminmax(x)
+        if not (float(lo) >= lo_x and float(hi) <= hi_x):  # also NaN
+            far = (x < lo_x) | (x > hi_x)
+            where, log_x = _log_odds_from_logits(z, idx, far)
+            far_nlp = F.softplus(log_x, threshold=_SOFTPLUS_THRESHOLD)  # log(1 + x)
+            log_r = F.softplus(-log_x, threshold=_SOFTPLUS_THRESHOLD).neg_()  # log(x / (1 + x))
+            nlp.squeeze(1)[where] = far_nlp
+            r.squeeze(1)[where] = torch.exp(log_r)
     if gamma == 0:
-        return lp.neg(), torch.ones_like(lp), p, r
+        return nlp, None, None, p, r
     focus = r.pow(gamma)
-    if far is not None:
-        focus.squeeze(1)[where] = torch.exp(log1m * gamma)
-    minus_v = (lp * p).div_(r)
-    if far is not None:
-        minus_v.masked_fill_(far, -1.0)
-    return (focus * lp).neg_(), torch.addcmul(focus, focus, minus_v, value=-gamma), p, r
+    v = nlp / x
+    if where is not None:
+        focus.squeeze(1)[where] = torch.exp(log_r * gamma)
+        # v = log1p(x) / x: 1 to rounding where x is tiny, else -log p / x
+        v.squeeze(1)[where] = (far_nlp * torch.exp(-log_x)).masked_fill_(log_x < 0, 1.0)
+    return nlp, focus, torch.addcmul(focus, focus, v, value=gamma), p, r
 
 
 def _dense_values(prob: Tensor, logp: Tensor, gamma: float) -> Tensor:
@@ -210,46 +199,53 @@ class _SoftmaxFocal(torch.autograd.Function):
     ``loss_n = hard_scale_n l(p_{n, target_n})
     + row_scale_n sum_c dense_w_{n,c} l(p_{n,c})``, class axis 1; returned
     per sample, or as ``sum_n loss_n / norm`` if ``norm`` is given. Saves
-    the softmax (in the storage of the log-softmax) and (N,)-sized vectors
-    only. The gradient entry of a class with ``p > 1/2`` is formed
-    from the exact ``1 - p``, not as ``p * s - s``.
+    the softmax (with hard targets only, overwritten by ``softmax -
+    onehot``) and (N,)-sized vectors only. The gradient entry of a class
+    with ``p > 1/2`` is formed from the exact ``1 - p``, not as ``p * s - s``.
     """
 
     @staticmethod
     def forward(ctx, z, gamma, target, hard_scale, dense_w, row_scale, norm):
-        logp = torch.log_softmax(z, 1)
-        loss = idx = amax = hard_coef = hard_value = r_y = g_m = p_m = r_m = values = None
+        loss = idx = amax = hard_coef = hard_value = g_m = p_m = r_m = values = None
         ctx.gamma = gamma
-        if target is not None:
-            idx = target.unsqueeze(1)
-            lp_y = logp.gather(1, idx)
         if dense_w is not None:
+            logp = torch.log_softmax(z, 1)
             amax = logp.argmax(1, keepdim=True)
-            lp_m = logp.gather(1, amax)
             prob = torch.exp(logp)
             values = _dense_values(prob, logp, gamma)
             del logp
         else:
-            prob = logp.exp_()  # the softmax, in place
+            prob = torch.softmax(z, 1)
         if target is not None:
-            hard_value, hard_coef, _, r_y = _row_terms(
-                prob, z, idx, lp_y, gamma, restore=dense_w is not None
+            idx = target.unsqueeze(1)
+            nlp, focus, hard_coef, _, r_y = _row_terms(
+                prob, z, idx, gamma, restore=dense_w is not None
             )
             if dense_w is None:
                 # prob - onehot, with the exact -(1 - p_y) at the targets: the
                 # gradient is then (prob - onehot) * G, a single product
-                prob.scatter_(1, idx, r_y.neg())
-            if hard_scale is None:
-                loss = hard_value.squeeze(1)
+                prob.scatter_(1, idx, r_y.neg_())
+            need_value = ctx.needs_input_grad[3]
+            if hard_scale is None and dense_w is None and norm is not None and not need_value:
+                # the mean or sum of the per-sample losses in one reduction
+                loss = nlp.sum() if focus is None else torch.dot(focus.reshape(-1), nlp.reshape(-1))
             else:
-                scale = hard_scale.unsqueeze(1)
-                hard_coef = hard_coef * scale
-                loss = (hard_value * scale).squeeze(1)
-            if not ctx.needs_input_grad[3]:
-                hard_value = None
+                hard_value = nlp if focus is None else focus.mul_(nlp)
+                if hard_scale is None:
+                    loss = hard_value.squeeze(1)
+                else:
+                    scale = hard_scale.unsqueeze(1)
+                    hard_coef = scale if hard_coef is None else hard_coef.mul_(scale)
+                    loss = (hard_value * scale).squeeze(1)
+                if not need_value:
+                    hard_value = None
+            if hard_coef is None and dense_w is not None:
+                hard_coef = torch.ones_like(nlp)
         if dense_w is not None:
-            l_m, g_m, p_m, r_m = _row_terms(prob, z, amax, lp_m, gamma)
-            values.scatter_(1, amax, l_m)
+            nlp_m, focus_m, g_m, p_m, r_m = _row_terms(prob, z, amax, gamma)
+            if g_m is None:
+                g_m = torch.ones_like(nlp_m)
+            values.scatter_(1, amax, nlp_m if focus_m is None else focus_m.mul_(nlp_m))
             dense = (values * dense_w).sum(1)
             if row_scale is not None:
                 dense = dense * row_scale
@@ -272,7 +268,9 @@ class _SoftmaxFocal(torch.autograd.Function):
         prob, idx, hard_coef, hard_value, dense_w, amax, g_m, p_m, r_m, row_scale = saved
         go = grad.unsqueeze(1) if ctx.norm is None else grad / ctx.norm  # (N, 1, *) or ()
         grad_z = grad_hard = grad_dense = None
-        a = hard_coef * go if idx is not None else None
+        a = None
+        if idx is not None:
+            a = go if hard_coef is None else hard_coef * go  # hard_coef None: G = 1
         if dense_w is None:
             if ctx.needs_input_grad[0]:
                 grad_z = prob * a  # prob holds softmax - onehot here
@@ -383,10 +381,10 @@ def focal_loss(
     The gradient is ``sum_c t_c w_c G(p_c) (p - onehot(c))`` with
     ``G(p) = (1-p)^gamma - gamma p (1-p)^(gamma-1) log p`` bounded in
     ``[0, G_max]``: focal loss is cross-entropy with every sample's gradient
-    rescaled. It is computed from exact ``log p`` and ``log(1 - p)`` (a
-    log-sum-exp over the other classes where ``p > 1/2``), so it is finite
+    rescaled. It is computed from exact ``log p`` and ``1 - p`` (the sum of
+    the other classes' probabilities), so it is finite
     and correct for every ``gamma >= 0`` and every finite logit. Inputs in
-    float16/bfloat16 are computed in float32. Only the log-softmax and
+    float16/bfloat16 are computed in float32. Only the softmax and
     per-sample vectors are saved for backward.
 
     Examples
