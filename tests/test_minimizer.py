@@ -219,3 +219,71 @@ class TestSigmoidKind:
         assert q[0, 0] == 0.0
         assert q[0, 1] == 1.0
         assert q[1, 0] == pytest.approx(0.5, rel=1e-15)
+
+
+@pytest.mark.skipif(not kernel_available(), reason="numba not installed")
+class TestTableKernel:
+    """The compiled path: Newton on ell with a piecewise-polynomial table of q(y)."""
+
+    @pytest.mark.parametrize("gamma", [1e-3, 0.5, 2.0, 20.0, 100.0])
+    def test_table_against_mpmath(self, gamma):
+        from _mp_reference import mp_phi_inverse_logit
+        from focalentropy._kernels import TABLE_STEP, inverse_table
+
+        coef, y_lo, y_hi = inverse_table(gamma)
+        rng = np.random.default_rng(int(gamma * 1000))
+        y = np.concatenate([rng.uniform(y_lo, y_hi, 40), [y_lo, y_hi - 1e-9]])
+        j = np.minimum(((y - y_lo) / TABLE_STEP).astype(int), len(coef) - 1)
+        s = (y - (y_lo + j * TABLE_STEP)) * (2 / TABLE_STEP) - 1
+        q = np.polynomial.polynomial.polyval(s, coef[j].T, tensor=False)
+        ref = [1 / (1 + mp.exp(-mp_phi_inverse_logit(v, gamma))) for v in y]
+        assert _max_rel_err(q, ref) <= 2e-14
+
+    @pytest.mark.parametrize("gamma", [1e-3, 0.3, 2.0, 20.0, 100.0, 1e4])
+    def test_extreme_rows(self, gamma):
+        rows = [
+            [0.5, 0.3, 0.15, 0.05],
+            [1.0, 1e-300, 1e-200, 1e-20],
+            [0.6, 0.0, 0.3, 0.1],
+            [0.5, 0.5, 0.0, 0.0],
+            [0.4, 0.4, 0.2 - 1e-200, 1e-200],
+        ]
+        for p in rows:
+            q, lam = _solve(p, gamma, "numba")
+            q_ref, lam_ref, r_ref = mp_polish(p, gamma, q, steps=2, return_complement=True)
+            if lam_ref < 1e-300:  # huge gamma: lam underflows, Q* does not
+                assert _max_rel_err(q, q_ref) <= RTOL
+            else:
+                _assert_accurate(p, gamma, q, lam, q_ref, lam_ref, r_ref)
+
+    def test_many_rows_against_numpy(self):
+        rng = np.random.default_rng(9)
+        p = rng.dirichlet(np.full(40, 0.3), size=300)
+        p[::5, :7] = 0.0
+        p[1::5, 0] = 1e6  # dominant classes
+        p[2::5] = 10.0 ** rng.uniform(-300, 0, size=(60, 40))
+        p /= p.sum(axis=-1, keepdims=True)
+        for gamma in [1e-3, 0.7, 3.0, 30.0]:
+            q_np, lam_np = _minimizer._solve_rows(p, gamma, "numpy")
+            q_nb, lam_nb = _minimizer._solve_rows(p, gamma, "numba")
+            # entries near 1e-300 have |log w| ~ 700: each method is within
+            # ~700 ulp of the truth there (conditioning), hence 3e-13
+            np.testing.assert_allclose(q_nb, q_np, rtol=3e-13, atol=0)
+            np.testing.assert_allclose(lam_nb, lam_np, rtol=1e-13)
+            assert np.all(q_nb[p == 0] == 0)
+
+    def test_ties_bitwise_equal(self):
+        p = np.array([[0.3, 0.3, 0.2, 0.2], [0.25, 0.25, 0.25, 0.25]])
+        q, _ = _minimizer._solve_rows(p, 2.0, "numba")
+        assert q[0, 0] == q[0, 1]
+        assert q[0, 2] == q[0, 3]
+        np.testing.assert_allclose(q[1], 0.25, rtol=1e-15)
+
+    def test_unconverged_rows_are_flagged(self):
+        from focalentropy._kernels import table_rows
+
+        p = np.random.default_rng(4).dirichlet(np.ones(10), size=50)
+        _, _, ok = table_rows(p, 2.0, 1, 1e-8)
+        assert not ok.any()
+        _, _, ok = table_rows(p, 2.0, 60, 1e-8)
+        assert ok.all()

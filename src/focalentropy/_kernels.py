@@ -10,11 +10,29 @@ so ``import focalentropy`` stays fast; without numba the NumPy path is used.
 
 from __future__ import annotations
 
+import functools
 import os
 
 import numpy as np
 
-__all__ = ["kernel_available", "newton_rows"]
+__all__ = ["kernel_available", "newton_rows", "table_rows"]
+
+#: Interpolation table of ``q(y) = sigmoid(psi^{-1}(y))``: one polynomial of
+#: degree ``TABLE_DEGREE`` per interval of width ``TABLE_STEP`` (a power of 2,
+#: so the nodes ``j * TABLE_STEP`` and ``y - node`` are exact), in the local
+#: variable ``s = 2 (y - node) / TABLE_STEP - 1`` in [-1, 1]. On such an
+#: interval ``q`` changes by a factor of at most ``e^{1/8}``, so the
+#: interpolant (Chebyshev nodes) has relative error ~1e-16 plus that of the
+#: node values (~1e-16: see ``_node_logits``).
+TABLE_STEP = 0.125
+TABLE_DEGREE = 9
+#: the table covers ``t`` in [-TABLE_T_MIN, TABLE_T_MAX]; beyond -TABLE_T_MIN
+#: ``q = exp(-y)`` to relative accuracy ``e^{-45} (1 + gamma (1 + 45))``,
+#: below 1e-16 for gamma <= TABLE_MAX_GAMMA
+TABLE_T_MIN = 45.0
+TABLE_T_MAX = 0.5
+#: larger gammas (table too long) use the plain Newton kernel
+TABLE_MAX_GAMMA = 100.0
 
 _KERNEL = None
 _TRIED = False
@@ -40,9 +58,97 @@ def _get_kernel():
 
 
 def _compile():
-    from ._numba_kernels import newton_rows as kernel
+    from . import _numba_kernels
 
-    return kernel
+    return _numba_kernels
+
+
+def _chebyshev_to_monomial(n: int) -> np.ndarray:
+    """Matrix taking Chebyshev coefficients (degree < n) to monomial ones."""
+    from numpy.polynomial import chebyshev
+
+    out = np.zeros((n, n))
+    for k in range(n):
+        row = chebyshev.cheb2poly(np.eye(n)[k])
+        out[k, : row.size] = row
+    return out
+
+
+def _node_logits(y: np.ndarray, g: float) -> np.ndarray:
+    """``psi^{-1}(y)``, polished where ``t < 0`` with a residual that does not cancel.
+
+    ``psi(t) - y = (-t - y) + rest(t)`` with ``rest = (1 - g) log1p(e^t) +
+    log1p(g v)`` small: its rounding error is ~1e-16 absolute instead of
+    ``ulp(y)`` (up to 7e-15 at ``y = 45``), so ``q = sigmoid(t)`` is good to
+    ~1e-16 relative.
+    """
+    from ._loss import _psi, _solve_logit
+
+    t = _solve_logit(y, g)
+    neg = t < 0
+    for _ in range(2):
+        tn = np.minimum(t, 0.0)
+        lp = np.log1p(np.exp(tn))
+        v = np.exp(tn) * (lp - tn)
+        resid = (-tn - y) + ((1.0 - g) * lp + np.log1p(g * v))
+        dpsi = _psi(tn, g)[1]
+        t = np.where(neg, tn - resid / dpsi, t)
+    return t
+
+
+@functools.lru_cache(maxsize=16)
+def inverse_table(g: float):
+    """Piecewise-polynomial table of ``q(y)``, the ``q`` with ``log phi(q) = y``.
+
+    Returns ``(coef, y_lo, y_hi)``: ``coef[j]`` (monomial coefficients in
+    ``s``, lowest first) interpolates ``q`` on ``[y_lo + j h, y_lo + (j+1) h]``
+    at Chebyshev nodes solved exactly by ``_solve_logit``; the table covers
+    the logits ``t`` in about [-TABLE_T_MIN, TABLE_T_MAX] (``y`` decreasing in
+    ``t``). Read-only arrays: the result is cached per gamma.
+    """
+    from ._loss import _psi, _sigmoid
+
+    h = TABLE_STEP
+    n_pts = TABLE_DEGREE + 1
+    ends = _psi(np.array([TABLE_T_MAX, -TABLE_T_MIN]), g)[0]
+    y_lo = float(np.floor(ends[0] / h) * h)
+    y_hi = float(np.ceil(ends[1] / h) * h)
+    n_int = round((y_hi - y_lo) / h)
+    k = np.arange(n_pts)
+    s = np.cos(np.pi * (2 * k + 1) / (2 * n_pts))  # Chebyshev points (1st kind)
+    y = y_lo + h * (np.arange(n_int)[:, None] + 0.5 * (s[None, :] + 1.0))
+    q = _sigmoid(_node_logits(y, g))
+    # Chebyshev coefficients by discrete orthogonality, then monomials in s
+    cheb_t = np.cos(np.outer(k, np.arccos(s)))  # T_k(s_i)
+    c = (2.0 / n_pts) * q @ cheb_t.T
+    c[:, 0] *= 0.5
+    coef = np.ascontiguousarray(c @ _chebyshev_to_monomial(n_pts))
+    coef.setflags(write=False)
+    return coef, y_lo, y_hi
+
+
+def table_rows(w: np.ndarray, g: float, maxiter: int, tol: float = 1e-10):
+    """Minimizer rows by Newton's method on ``ell`` with the table of ``q(y)``.
+
+    For ``0 < g <= TABLE_MAX_GAMMA``; same contract as :func:`newton_rows`.
+    """
+    from ._loss import _psi
+
+    kernel = _get_kernel()
+    w = np.ascontiguousarray(w)
+    coef, y_lo, y_hi = inverse_table(float(g))
+    with np.errstate(divide="ignore"):
+        log_w = np.log(w)
+    psi0 = float(_psi(np.zeros(1), g)[0][0])
+    n = w.shape[0]
+    q = np.empty_like(w)
+    lam = np.empty(n)
+    ok = np.zeros(n, dtype=np.bool_)
+    kernel.table_rows(
+        w, log_w, float(g), coef, y_lo, 1.0 / TABLE_STEP, y_hi, psi0, int(maxiter), float(tol),
+        q, lam, ok,
+    )  # fmt: skip
+    return q, lam, ok
 
 
 def newton_rows(w: np.ndarray, g: float, maxiter: int, tol: float = 1e-9):
@@ -56,5 +162,5 @@ def newton_rows(w: np.ndarray, g: float, maxiter: int, tol: float = 1e-9):
     q = np.empty_like(w)
     lam = np.empty(n)
     ok = np.zeros(n, dtype=np.bool_)
-    kernel(np.ascontiguousarray(w), float(g), int(maxiter), float(tol), q, lam, ok)
+    kernel.newton_rows(np.ascontiguousarray(w), float(g), int(maxiter), float(tol), q, lam, ok)
     return q, lam, ok

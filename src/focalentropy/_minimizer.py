@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._loss import _logit_terms, _psi, _sigmoid, _solve_logit
+from ._loss import _logit_terms, _psi, _psi_fast, _sigmoid, _solve_logit
 from ._validation import (
     check_class_weights,
     check_distribution,
@@ -36,9 +36,17 @@ from ._validation import (
 __all__ = ["minimizer", "recover"]
 
 _KINDS = ("softmax", "sigmoid")
+#: below this gamma, Q* equals normalize(alpha * P) to double precision: the
+#: first-order change gamma * P * (c - mu) is below 1e-17 relative even for
+#: P ~ 1e-300 (|c - mu| <= ~700), and the iteration's asymptotes degenerate
+_GAMMA_NEGLIGIBLE = 1e-20
 #: elements per block: keeps the ~20 temporaries of an iteration in L2 cache
 _BLOCK_ELEMENTS = 1 << 14
 _NEWTON_MAXITER = 12
+#: compiled table kernel: safeguarded Newton on ell (bisection when needed)
+_TABLE_MAXITER = 60
+#: ... whose last step (on ell) below this leaves an error ~1e-16
+_TABLE_STOP = 1e-8
 _KERNEL_MIN_ELEMENTS = 1_000_000
 #: bracketed solver: relative width at which ell counts as converged
 _STEP_TOL = 4e-15
@@ -77,38 +85,59 @@ def _newton_block(w: np.ndarray, g: float, start=None):
     (``-inf`` where ``w == 0``), ``ell`` (B,) and a per-row convergence flag.
     """
     support = w > 0
+    full = bool(support.all())
     m = np.argmax(w, axis=-1)[:, None]
     with np.errstate(divide="ignore"):
         log_w = np.log(w)
     if start is None:
-        t = np.where(support, _initial_logits(w, m), 0.0)
+        t = _initial_logits(w, m)
         ell = np.zeros((w.shape[0], 1))
     else:
-        t = np.where(support, start[0], 0.0)
+        t = start[0].copy()
         ell = start[1][:, None].copy()
+    if not full:
+        # classes outside the support: parked at a finite logit, weight 0
+        t = np.where(support, t, 0.0)
+        log_w = np.where(support, log_w, 0.0)
     converged = np.zeros(w.shape[0], dtype=bool)
-    for _ in range(_NEWTON_MAXITER):
-        psi, dpsi, q, r = _psi(t, g)
-        resid = np.where(support, psi + log_w - ell, 0.0)
-        c = np.where(support, q * r / dpsi, 0.0)
-        q_others = np.where(support, q, 0.0)
-        np.put_along_axis(q_others, m, 0.0, axis=-1)
-        sum_resid = q_others.sum(axis=-1, keepdims=True) - np.take_along_axis(r, m, axis=-1)
-        d_ell = ((c * resid).sum(axis=-1, keepdims=True) - sum_resid) / c.sum(
-            axis=-1, keepdims=True
-        )
-        d_t = np.where(support, (d_ell - resid) / dpsi, 0.0)
-        t += d_t
-        ell += d_ell
-        step = np.maximum(
-            np.abs(d_t).max(axis=-1) / np.maximum(1.0, np.abs(t).max(axis=-1)),
-            np.abs(d_ell[:, 0]) / np.maximum(1.0, np.abs(ell[:, 0])),
-        )
-        converged = step <= _NEWTON_STOP
-        if converged.all():
-            break
+    # non-finite iterates (extreme gamma far from the solution) are not
+    # errors: they leave the row unconverged, for the bracketed solver
+    with np.errstate(all="ignore"):
+        for _ in range(_NEWTON_MAXITER):
+            t, ell, converged, done = _newton_step(t, ell, g, log_w, support, full, m)
+            if done:
+                break
     ok = converged & np.isfinite(ell[:, 0])
-    return np.where(support, t, -np.inf), ell[:, 0], ok
+    if not full:
+        t[~support] = -np.inf
+    return t, ell[:, 0], ok
+
+
+def _newton_step(t, ell, g, log_w, support, full, m):
+    """One joint Newton step (in place); returns the iterate, per-row convergence, all-done."""
+    psi, dpsi, q, r = _psi_fast(t, g)
+    resid = psi + log_w - ell
+    c = q * r / dpsi
+    if not full:
+        resid[~support] = 0.0
+        c[~support] = 0.0
+        q[~support] = 0.0
+    # sum over the others with the top class zeroed: subtracting q_top from
+    # the full sum would cancel the tiny classes of a dominated row
+    np.put_along_axis(q, m, 0.0, axis=-1)
+    sum_resid = q.sum(axis=-1, keepdims=True) - np.take_along_axis(r, m, axis=-1)
+    d_ell = (np.einsum("ij,ij->i", c, resid)[:, None] - sum_resid) / c.sum(axis=-1, keepdims=True)
+    d_t = (d_ell - resid) / dpsi
+    if not full:
+        d_t[~support] = 0.0
+    t += d_t
+    ell += d_ell
+    step = np.maximum(
+        np.abs(d_t).max(axis=-1) / np.maximum(1.0, np.abs(t).max(axis=-1)),
+        np.abs(d_ell[:, 0]) / np.maximum(1.0, np.abs(ell[:, 0])),
+    )
+    converged = step <= _NEWTON_STOP
+    return t, ell, converged, bool(converged.all())
 
 
 def _bracketed_block(w: np.ndarray, g: float):
@@ -160,8 +189,9 @@ def _bracketed_block(w: np.ndarray, g: float):
     y = np.where(support, ell[:, None] - log_w, 0.0)
     t = _solve_logit(y, g)
     # polish: from here the joint Newton iteration converges quadratically
-    t, ell, _ = _newton_block(w, g, start=(t, ell))
-    return t, ell
+    polished_t, polished_ell, ok = _newton_block(w, g, start=(t, ell))
+    t = np.where(support, t, -np.inf)
+    return np.where(ok[:, None], polished_t, t), np.where(ok, polished_ell, ell)
 
 
 def _use_kernel(n_elements: int, method: str) -> bool:
@@ -190,14 +220,20 @@ def _solve_rows(w: np.ndarray, g: float, method: str = "auto") -> tuple[np.ndarr
         q[single] = (w[single] > 0).astype(float)
     multi = np.flatnonzero(~single)
     if multi.size and _use_kernel(multi.size * n_cls, method):
-        from ._kernels import newton_rows
+        from ._kernels import TABLE_MAX_GAMMA, newton_rows, table_rows
 
-        wm = w[multi]
-        qm, lm, ok = newton_rows(wm, g, _NEWTON_MAXITER, _NEWTON_STOP)
+        every = multi.size == n_rows
+        wm = w if every else w[multi]
+        if g <= TABLE_MAX_GAMMA:
+            qm, lm, ok = table_rows(wm, g, _TABLE_MAXITER, _TABLE_STOP)
+        else:
+            qm, lm, ok = newton_rows(wm, g, _NEWTON_MAXITER, _NEWTON_STOP)
         if not ok.all():
             bad = ~ok
             t, ell = _bracketed_block(wm[bad], g)
             qm[bad], lm[bad] = _sigmoid(t), np.exp(ell)
+        if every:
+            return qm, lm
         q[multi], lam[multi] = qm, lm
         return q, lam
     block = max(1, _BLOCK_ELEMENTS // max(n_cls, 1))
@@ -307,7 +343,7 @@ def minimizer(p, gamma, *, alpha=None, axis=-1, kind="softmax", return_multiplie
     weights = check_class_weights(alpha, arr.shape, axis, arr.ndim)
     w = arr if weights is None else arr * weights
     rows, lead = _as_rows(np.ascontiguousarray(w))
-    if g == 0:
+    if g < _GAMMA_NEGLIGIBLE:
         total = rows.sum(axis=-1)
         q = rows / total[:, None]
         lam = total
@@ -328,7 +364,7 @@ def _sigmoid_minimizer(p, g: float, alpha) -> np.ndarray:
     arr = check_probabilities(p, "p")
     a = check_sigmoid_alpha(alpha)
     w = _sigmoid_weights(arr, a).reshape(-1, 2)
-    q = w[:, 0] / w.sum(axis=-1) if g == 0 else _solve_rows(w, g)[0][:, 0]
+    q = w[:, 0] / w.sum(axis=-1) if g < _GAMMA_NEGLIGIBLE else _solve_rows(w, g)[0][:, 0]
     return q.reshape(arr.shape)[()]
 
 
