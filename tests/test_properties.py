@@ -173,8 +173,9 @@ class TestMinimizerKKT:
         q = minimizer(p, gamma)
         order = np.argsort(p, kind="stable")
         ps, qs = p[order], q[order]
-        # weakly monotone up to rounding, strictly where P differs clearly
-        assert np.all(np.diff(qs) >= -4.5e-16 * qs[1:])
+        # weakly monotone up to the solver's accuracy (a few ulp: classes whose
+        # P differs by an ulp may swap), strictly where P differs clearly
+        assert np.all(np.diff(qs) >= -1e-14 * qs[1:])
         clear = ps[1:] > ps[:-1] * (1 + 1e-9)
         assert np.all(np.diff(qs)[clear] > 0)
         assert p[np.argmax(q)] >= p.max() * (1 - 1e-14)
