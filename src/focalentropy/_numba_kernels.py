@@ -15,6 +15,7 @@ import numpy as np
 
 @numba.njit(inline="always")
 def psi_terms(t, g):
+    """``log phi(sigmoid(t))``, its derivative, ``q``, ``1 - q`` and ``-log(1 - q)``."""
     e = math.exp(-abs(t))
     lp = math.log1p(e)
     if t >= 0:
@@ -32,7 +33,7 @@ def psi_terms(t, g):
     ogv = 1.0 + g * v
     psi = nlq - g * nlr + math.log(ogv)
     dpsi = -g * q - r + g * (v - q) / ogv
-    return psi, dpsi, q, r
+    return psi, dpsi, q, r, nlr
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
@@ -70,7 +71,7 @@ def newton_rows(w, g, maxiter, tol, q_out, lam_out, ok_out):
             r_top = 0.0
             for x in range(k):
                 if row[x] > 0:
-                    psi, dpsi, q, r = psi_terms(t[x], g)
+                    psi, dpsi, q, r, _ = psi_terms(t[x], g)
                     rs = psi + log_w[x] - ell
                     c = q * r / dpsi
                     res[x] = rs
@@ -110,29 +111,6 @@ def newton_rows(w, g, maxiter, tol, q_out, lam_out, ok_out):
 
 
 @numba.njit(inline="always")
-def psi_terms_r(t, g):
-    """``psi_terms`` plus ``-log(1 - q)``."""
-    e = math.exp(-abs(t))
-    lp = math.log1p(e)
-    if t >= 0:
-        q = 1.0 / (1.0 + e)
-        r = e / (1.0 + e)
-        nlq = lp
-        nlr = lp + t
-        v = lp / e if e > 0 else 1.0
-    else:
-        q = e / (1.0 + e)
-        r = 1.0 / (1.0 + e)
-        nlq = lp - t
-        nlr = lp
-        v = e * nlq
-    ogv = 1.0 + g * v
-    psi = nlq - g * nlr + math.log(ogv)
-    dpsi = -g * q - r + g * (v - q) / ogv
-    return psi, dpsi, q, nlr
-
-
-@numba.njit(inline="always")
 def solve_top(y, t, g):
     """``t`` with ``psi(t) = y`` (Newton from ``t``), with q, -log(1-q), psi' there.
 
@@ -144,7 +122,7 @@ def solve_top(y, t, g):
     nlr = 0.0
     dpsi = -1.0
     for _ in range(100):
-        psi, dpsi, q, nlr = psi_terms_r(t, g)
+        psi, dpsi, q, _, nlr = psi_terms(t, g)
         step = (psi - y) / dpsi
         step = min(max(step, -50.0), 50.0)
         t -= step
@@ -235,7 +213,7 @@ def table_rows(w, log_w, g, coef, y_lo, inv_h, y_hi, psi0, maxiter, tol, q_out, 
         hi = math.inf
         # start: the top class at q = P (logit exact through the others' sum)
         t_m = lw_m - math.log(others)
-        psi, dpsi_m, q_m, nlr_m = psi_terms_r(t_m, g)
+        psi, dpsi_m, q_m, _, nlr_m = psi_terms(t_m, g)
         ell = psi + lw_m
         ok_m = True
         if not ell > lo:
@@ -273,11 +251,11 @@ def table_rows(w, log_w, g, coef, y_lo, inv_h, y_hi, psi0, maxiter, tol, q_out, 
             target = ell + d
             if not (target > lo and target < hi):
                 if hi == math.inf:
-                    hi = lw_m + psi_terms_r(-math.log(n_pos - 1.0), g)[0]
+                    hi = lw_m + psi_terms(-math.log(n_pos - 1.0), g)[0]
                 target = 0.5 * (lo + hi)
             # Newton on t_m (first-order inverse of ell = psi(t_m) + log w_m)
             t_new = t_m + (target - ell) / dpsi_m
-            psi, dpsi_new, q_new, nlr_new = psi_terms_r(t_new, g)
+            psi, dpsi_new, q_new, _, nlr_new = psi_terms(t_new, g)
             ell_new = psi + lw_m
             if ell_new > lo and ell_new < hi:
                 t_m, dpsi_m, q_m, nlr_m, ell = t_new, dpsi_new, q_new, nlr_new, ell_new

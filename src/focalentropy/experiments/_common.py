@@ -173,6 +173,14 @@ class ExperimentResult:
         }
 
 
+def prepare_run(config, default_config: Callable[[], dict], progress):
+    """``(cfg, progress, draw)`` for an experiment's ``run``: the configuration
+    (``default_config()`` when None), a progress callback (no-op when None)
+    and whether to draw figures."""
+    cfg = default_config() if config is None else dict(config)
+    return cfg, progress or _noop_progress, bool(cfg.get("figures", True))
+
+
 def fig_to_png(fig, dpi: int = 110) -> bytes:
     """Render a matplotlib figure to PNG bytes and close it.
 

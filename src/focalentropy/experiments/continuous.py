@@ -20,9 +20,9 @@ from ._common import (
     ExperimentResult,
     Progress,
     Table,
-    _noop_progress,
     derive_seed,
     fig_to_png,
+    prepare_run,
     pyplot,
 )
 
@@ -172,9 +172,7 @@ def run(config: dict | None = None, progress: Progress | None = None) -> Experim
 
     from .._minimizer import minimizer, recover
 
-    cfg = default_config() if config is None else dict(config)
-    progress = progress or _noop_progress
-    draw = bool(cfg.get("figures", True))
+    cfg, progress, draw = prepare_run(config, default_config, progress)
     torch.set_num_threads(1)
     seed = int(cfg["seed"])
     mix = GaussianMixture(cfg["priors"], cfg["means"], cfg["scale"])

@@ -28,10 +28,10 @@ from ._common import (
     ExperimentResult,
     Progress,
     Table,
-    _noop_progress,
     derive_seed,
     fig_to_png,
     fit_loglog_slope,
+    prepare_run,
     pyplot,
 )
 
@@ -237,9 +237,7 @@ def run(config: dict | None = None, progress: Progress | None = None) -> Experim
 
     from .._minimizer import minimizer
 
-    cfg = default_config() if config is None else dict(config)
-    progress = progress or _noop_progress
-    draw = bool(cfg.get("figures", True))
+    cfg, progress, draw = prepare_run(config, default_config, progress)
     torch.set_num_threads(1)
     cells = cell_posteriors(int(cfg["classes"]), float(cfg["rare_probability"]))
     names = list(cells)

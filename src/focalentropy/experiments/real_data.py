@@ -20,7 +20,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import Claim, ExperimentResult, Progress, Table, _noop_progress, fig_to_png, pyplot
+from ._common import (
+    Claim,
+    ExperimentResult,
+    Progress,
+    Table,
+    fig_to_png,
+    prepare_run,
+    pyplot,
+)
 
 __all__ = ["default_config", "run"]
 
@@ -71,9 +79,7 @@ def run(config: dict | None = None, progress: Progress | None = None) -> Experim
     from ..calibration import reliability_diagram
     from .long_tail import run_long_tail_experiment
 
-    cfg = default_config() if config is None else dict(config)
-    progress = progress or _noop_progress
-    draw = bool(cfg.get("figures", True))
+    cfg, progress, draw = prepare_run(config, default_config, progress)
     torch.set_num_threads(1)
     gammas = [float(g) for g in cfg["gammas"]]
     out = run_long_tail_experiment(

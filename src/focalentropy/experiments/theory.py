@@ -20,7 +20,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import Claim, ExperimentResult, Progress, Table, _noop_progress, fig_to_png, pyplot
+from ._common import (
+    Claim,
+    ExperimentResult,
+    Progress,
+    Table,
+    fig_to_png,
+    prepare_run,
+    pyplot,
+)
 
 __all__ = ["default_config", "head_tail_prior", "rare_class_prior", "run", "zipf_prior"]
 
@@ -89,9 +97,7 @@ def run(config: dict | None = None, progress: Progress | None = None) -> Experim
     from .._minimizer import minimizer, recover
     from .._regimes import regimes
 
-    cfg = default_config() if config is None else dict(config)
-    progress = progress or _noop_progress
-    draw = bool(cfg.get("figures", True))
+    cfg, progress, draw = prepare_run(config, default_config, progress)
     plt = pyplot()
     claims: list[Claim] = []
     tables: list[Table] = []
