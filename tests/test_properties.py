@@ -208,7 +208,9 @@ class TestMinimizerOptimality:
         q = data.draw(distributions(p.size, p.size, min_support=1))
         q_star = minimizer(p, gamma)
         h_star = cross_entropy(p, q_star, gamma)
-        assert h_star <= cross_entropy(p, q, gamma) * (1 + 1e-13)
+        # rounding: an entry of Q near 1 is known only to ~eps absolutely, so
+        # log Q(top) (and H) carries an absolute error of a few eps
+        assert h_star <= cross_entropy(p, q, gamma) * (1 + 1e-13) + 4.5e-16
 
     @given(
         distributions(),
@@ -358,6 +360,16 @@ class TestSigmoid:
         for pi, qi in zip(p, q, strict=True):
             if pi in (0.0, 1.0):
                 continue
+            if qi in (0.0, 1.0):
+                # Q* itself rounds to the boundary (e.g. 1 - 3e-17 rounds to 1):
+                # no float q can satisfy the condition, only check the rounding
+                pm = mp.mpf(float(pi))
+                odds = a * pm / ((1 - a) * (1 - pm))
+                if qi == 1.0:
+                    assert gamma > 0 or 1 / (1 + odds) <= 2**-53
+                else:
+                    assert gamma > 0 or odds / (1 + odds) <= 2**-1074
+                continue
             qm, rm = mp.mpf(float(qi)), 1 - mp.mpf(float(qi))
             lhs = a * mp.mpf(float(pi)) * mp_phi_qr(qm, rm, gamma)
             rhs = (1 - a) * (1 - mp.mpf(float(pi))) * mp_phi_qr(rm, qm, gamma)
@@ -372,7 +384,9 @@ class TestSigmoid:
         inner = (q > 0) & (q < 1)
         assume(inner.any())
         back = recover(q, gamma, kind="sigmoid", alpha=a)
-        np.testing.assert_array_equal(back[~inner], p[~inner])
+        # where Q* rounds to 0 or 1 the inverse returns that boundary: p was
+        # within rounding of it
+        np.testing.assert_allclose(back[~inner], p[~inner], rtol=0, atol=2.3e-16)
         # relative accuracy for small p; near 1 a float resolves 1 - p only to ~eps
         err = np.abs(back - p)[inner]
         assert np.all(err <= 1e-12 * p[inner] + 4.5e-16 * (p[inner] > 0.25))

@@ -190,8 +190,11 @@ def _max_gradient_weight(g: float) -> tuple[float, float]:
 
 
 def _sigmoid(t: np.ndarray) -> np.ndarray:
+    # for t >= 0, 1 - e/(1+e) rounds correctly even when e < eps, where
+    # 1/(1+e) would round 1+e to 1 first
     e = np.exp(-np.abs(t))
-    return np.where(t >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    small = e / (1.0 + e)
+    return np.where(t >= 0, 1.0 - small, small)
 
 
 def _logit_terms(t: np.ndarray):

@@ -367,7 +367,12 @@ def _sigmoid_minimizer(p, g: float, alpha) -> np.ndarray:
     arr = check_probabilities(p, "p")
     a = check_sigmoid_alpha(alpha)
     w = _sigmoid_weights(arr, a).reshape(-1, 2)
-    q = w[:, 0] / w.sum(axis=-1) if g < _GAMMA_NEGLIGIBLE else _solve_rows(w, g)[0][:, 0]
+    if g < _GAMMA_NEGLIGIBLE:
+        total = w.sum(axis=-1)
+        # 1 - w1/total rounds correctly near 1, where w0/total can round up to 1
+        q = np.where(w[:, 0] <= w[:, 1], w[:, 0] / total, 1.0 - w[:, 1] / total)
+    else:
+        q = _solve_rows(w, g)[0][:, 0]
     return q.reshape(arr.shape)[()]
 
 

@@ -102,7 +102,8 @@ def newton_rows(w, g, maxiter, tol, q_out, lam_out, ok_out):
         for x in range(k):
             tx = t[x]
             if tx >= 0:
-                q_out[i, x] = 1.0 / (1.0 + math.exp(-tx))
+                e = math.exp(-tx)
+                q_out[i, x] = 1.0 - e / (1.0 + e)  # rounds correctly for e < eps
             else:
                 e = math.exp(tx)
                 q_out[i, x] = e / (1.0 + e)
@@ -277,7 +278,8 @@ def table_rows(w, log_w, g, coef, y_lo, inv_h, y_hi, psi0, maxiter, tol, q_out, 
                 if x != m and row[x] > 0:
                     q_out[i, x] = table_q(ell - lw[x], coef, y_lo, inv_h, h, y_hi)[0]
         if t_m >= 0:
-            q_top = 1.0 / (1.0 + math.exp(-t_m))
+            e_m = math.exp(-abs(t_m))
+            q_top = 1.0 - e_m / (1.0 + e_m) if t_m >= 0 else e_m / (1.0 + e_m)
         else:
             e = math.exp(t_m)
             q_top = e / (1.0 + e)
