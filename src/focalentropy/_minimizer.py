@@ -376,17 +376,6 @@ def _sigmoid_minimizer(p, g: float, alpha) -> np.ndarray:
     return q.reshape(arr.shape)[()]
 
 
-def _logits_of_distribution(q: np.ndarray) -> np.ndarray:
-    """Logits of rows of ``q`` with ``1 - q`` of the top class taken as the others' sum."""
-    m = np.argmax(q, axis=-1)[:, None]
-    complement = 1.0 - q
-    others = q.copy()
-    np.put_along_axis(others, m, 0.0, axis=-1)
-    np.put_along_axis(complement, m, others.sum(axis=-1, keepdims=True), axis=-1)
-    with np.errstate(divide="ignore"):
-        return np.log(q) - np.log(complement)
-
-
 def recover(q, gamma, *, alpha=None, axis=-1, kind="softmax"):
     r"""Inverse of :func:`minimizer`: the data distribution ``P`` whose minimizer is ``q``.
 
@@ -445,11 +434,13 @@ def recover(q, gamma, *, alpha=None, axis=-1, kind="softmax"):
     weights = check_class_weights(alpha, arr.shape, axis, arr.ndim)
     rows, _ = _as_rows(np.ascontiguousarray(arr))
     support = rows > 0
-    t = _logits_of_distribution(rows)
-    safe_t = np.where(support, t, 0.0)
     if g == 0:
-        score = np.where(support, -_logit_terms(safe_t)[2], -np.inf)  # log q
+        with np.errstate(divide="ignore"):
+            score = np.log(rows)
     else:
+        # the logits take 1 - q of a dominant class from the others' sum
+        t = _initial_logits(rows, np.argmax(rows, axis=-1)[:, None])
+        safe_t = np.where(support, t, 0.0)
         score = np.where(support, -_psi(safe_t, g)[0], -np.inf)  # -log phi(q)
     if weights is not None:
         score = score - np.log(np.ascontiguousarray(weights).reshape(rows.shape))

@@ -27,6 +27,7 @@ import numbers
 import numpy as np
 from scipy import optimize, special
 
+from .._loss import _psi
 from .._validation import (
     as_float_array,
     check_class_weights,
@@ -76,39 +77,25 @@ def _log_pair_from_logits(z: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndar
     return log_q, log_r
 
 
-def _v(log_q: np.ndarray, log_r: np.ndarray) -> np.ndarray:
-    """``v = q (-log q) / (1-q)`` from ``log q`` and ``log(1-q)``, in ``[0, 1]``.
-
-    Computed from ``r = 1 - q`` where ``q > 1/2`` (``-log q = -log1p(-r)``) and
-    from ``q`` otherwise, with the limits ``v(0) = 0`` and ``v(1) = 1``.
-    """
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        q = np.exp(log_q)
-        r = np.exp(log_r)
-        ratio_high = np.where(r > 0, -np.log1p(-r) / np.where(r > 0, r, 1.0), 1.0)
-        v_low = np.where(q > 0, q * -log_q / r, 0.0)
-        return np.where(q > 0.5, q * ratio_high, v_low)
-
-
-def _log_phi(log_q: np.ndarray, log_r: np.ndarray, g: float, v=None) -> np.ndarray:
-    """``log phi(q) = gamma log(1-q) - log q + log(1 + gamma v)`` (``v`` may be precomputed)."""
-    if v is None:
-        v = _v(log_q, log_r)
-    out = np.log1p(g * v) - log_q
-    if g > 0:
-        out = out + g * log_r
-    return out
+def _log_phi(log_q: np.ndarray, log_r: np.ndarray, g: float) -> np.ndarray:
+    """``log phi(q)`` from ``log q`` and ``log(1-q)``: the core's ``psi`` at the
+    exact logit ``log q - log(1-q)``, with ``phi(0) = inf`` and
+    ``phi(1) = 0`` (``1`` for ``gamma = 0``) at the ends."""
+    with np.errstate(invalid="ignore"):
+        t = log_q - log_r
+    finite = np.isfinite(t)
+    psi = _psi(np.where(finite, t, 0.0), g)[0]
+    at_one = 0.0 if g == 0 else -np.inf
+    return np.where(finite, psi, np.where(t > 0, at_one, np.inf))
 
 
 class _Prepared:
-    """Model outputs in log coordinates with the gamma-free parts precomputed."""
+    """Model outputs in log coordinates (``log q`` and an exact ``log(1-q)``)."""
 
     def __init__(self, log_q: np.ndarray, log_r: np.ndarray, kind: str):
         self.log_q = log_q
         self.log_r = log_r
         self.kind = kind
-        self.v = _v(log_q, log_r)
-        self.v_swap = _v(log_r, log_q) if kind == "sigmoid" else None
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -126,12 +113,10 @@ class _Prepared:
         ``log((1-a)/a) + log phi(1-q) - log phi(q)``.
         """
         if self.kind == "softmax":
-            scores = -_log_phi(self.log_q, self.log_r, g, self.v)
+            scores = -_log_phi(self.log_q, self.log_r, g)
             return scores if log_alpha is None else scores - log_alpha
         with np.errstate(invalid="ignore"):
-            logit = _log_phi(self.log_r, self.log_q, g, self.v_swap) - _log_phi(
-                self.log_q, self.log_r, g, self.v
-            )
+            logit = _log_phi(self.log_r, self.log_q, g) - _log_phi(self.log_q, self.log_r, g)
         # q = 1 exactly: phi(q) = 0 and phi(1-q) = inf, so p = 1 (and p = 0 for q = 0).
         logit = np.where(np.isnan(logit), np.where(self.log_r < self.log_q, np.inf, -np.inf), logit)
         return logit if log_alpha is None else logit + log_alpha
