@@ -1,0 +1,201 @@
+"""The closed-form inverse of the focal minimizer on tensors, in log space.
+
+From the minimizer's conditions ``w_c phi(Q_c) = lam`` the data distribution
+is ``P_c ∝ 1 / (alpha_c phi(Q_c))`` (softmax) and, one-vs-rest,
+``logit P = log((1 - alpha)/alpha) + log phi(1 - Q) - log phi(Q)`` (sigmoid),
+with ``phi(q) = -l'(q) = (1-q)^gamma / q - gamma (1-q)^(gamma-1) log q``.
+In the logit ``t = log(q / (1-q))``::
+
+    log phi(q) = -t - (gamma - 1) softplus(t) + log1p(gamma rho(t)),
+    rho(t) = softplus(-t) e^t = (-log q) q / (1 - q),
+
+all terms exact for every ``t`` (``rho`` is ``log1p(y)/y`` with
+``y = e^-t`` for ``t >= 0``), so saturated outputs keep full precision.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ._checks import assert_async, check_floating, check_gamma, check_tensor, host_checks
+from ._softmax import SOFTPLUS_THRESHOLD, _class_ids
+
+_KINDS = ("softmax", "sigmoid")
+
+
+def _rho(t: Tensor) -> Tensor:
+    """``softplus(-t) exp(t)`` (-> 1 as t -> inf), exact and finite for finite t."""
+    pos = t >= 0
+    y = torch.exp(-t.abs())  # e^-t for t >= 0, e^t for t < 0
+    tiny = torch.finfo(t.dtype).tiny
+    at_pos = torch.where(y > tiny, torch.log1p(y) / torch.where(y > tiny, y, 1.0), 1.0)
+    at_neg = F.softplus(-t, threshold=SOFTPLUS_THRESHOLD) * y
+    return torch.where(pos, at_pos, at_neg)
+
+
+def log_phi_of_logit(t: Tensor, gamma) -> Tensor:
+    """``log phi(sigmoid(t))`` for finite ``t`` (clamp infinite ones first)."""
+    sp = F.softplus(t, threshold=SOFTPLUS_THRESHOLD)
+    return -t - (gamma - 1.0) * sp + torch.log1p(gamma * _rho(t))
+
+
+def _logits_from_probabilities(q: Tensor, dim: int) -> Tensor:
+    """``log(q / (1 - q))`` per entry; ``1 - q`` of a dominant class from the others' sum."""
+    logq = torch.log(q)
+    top = q.argmax(dim, keepdim=True)
+    others = q.masked_fill(_class_ids(q.movedim(dim, 1)).movedim(1, dim) == top, 0.0)
+    rest = others.sum(dim, keepdim=True)
+    log1m = torch.where(q > 0.5, torch.log(rest).expand_as(q), torch.log1p(-q))
+    return logq - log1m
+
+
+def _logits_from_logits(z: Tensor, dim: int) -> Tensor:
+    """``log(p_c / (1 - p_c))`` for ``p = softmax(z)``, without cancellation.
+
+    ``log(1 - p_c)`` is ``log1p(-p_c)`` where ``p_c <= 1/2`` and, for the one
+    class that may exceed 1/2, the log-sum-exp of the others' log-probabilities.
+    """
+    logp = torch.log_softmax(z, dim)
+    low = torch.log1p(-torch.exp(logp.clamp(max=math.log(0.5))))
+    top = logp.argmax(dim, keepdim=True)
+    floor = torch.finfo(z.dtype).min
+    ids = _class_ids(logp.movedim(dim, 1)).movedim(1, dim)
+    high = torch.logsumexp(logp.clamp(min=floor).masked_fill(ids == top, -math.inf), dim, True)
+    return logp - torch.where(logp <= math.log(0.5), low, high)
+
+
+def recover(
+    input: Tensor,
+    gamma,
+    *,
+    alpha=None,
+    kind: str = "softmax",
+    dim: int = 1,
+    from_logits: bool = False,
+    log: bool = False,
+) -> Tensor:
+    r"""Class posteriors ``P`` from a focal-trained model's outputs (inverse of the minimizer).
+
+    Softmax: :math:`P_c \propto 1 / (\alpha_c \phi(Q_c))`; sigmoid,
+    elementwise: :math:`\operatorname{logit} P = \log\frac{1-\alpha}{\alpha}
+    + \log\phi(1-Q) - \log\phi(Q)`, with
+    :math:`\phi(q) = (1-q)^\gamma/q - \gamma (1-q)^{\gamma-1}\log q`. The
+    tensor version of :func:`focalentropy.recover`: computed on the
+    tensor's device, in log space (saturated outputs keep full precision),
+    differentiable, and free of host synchronization (it compiles and
+    exports).
+
+    Parameters
+    ----------
+    input : Tensor
+        Model probabilities ``Q`` (or logits with ``from_logits=True``), the
+        classes along ``dim`` for ``kind="softmax"``; any shape for
+        ``kind="sigmoid"`` (each entry its own binary problem).
+    gamma : float
+        The focusing parameter used in training, ``>= 0``.
+    alpha : float, Tensor or None
+        Softmax: per-class weights of shape (C,) (the focal loss's
+        ``weight``); sigmoid: the positive-class weight in ``(0, 1)`` (a
+        float or a tensor broadcastable to ``input``). None: unweighted.
+    kind : {"softmax", "sigmoid"}
+    dim : int, default 1
+        Class dimension (softmax), as in ``F.cross_entropy``; 1-D input
+        uses dimension 0.
+    from_logits : bool, default False
+        ``input`` holds logits: softmax logits, or sigmoid logits.
+    log : bool, default False
+        Return ``log P`` instead of ``P``.
+
+    Returns
+    -------
+    Tensor
+        ``P`` (or ``log P``), the shape and floating dtype of ``input``
+        (float16/bfloat16 are computed in float32).
+
+    Examples
+    --------
+    >>> import torch
+    >>> import focalentropy
+    >>> from focalentropy.torch import recover
+    >>> p = torch.tensor([[0.7, 0.2, 0.08, 0.02]], dtype=torch.float64)
+    >>> q = torch.from_numpy(focalentropy.minimizer(p.numpy(), 2.0))
+    >>> torch.allclose(recover(q, 2.0), p, rtol=1e-12, atol=0)
+    True
+    """
+    input = check_tensor(input, "input")
+    dtype = check_floating(input, "input")
+    g = check_gamma(gamma)
+    if isinstance(g, Tensor):
+        raise TypeError("`gamma` of recover must be a number")
+    if kind not in _KINDS:
+        raise ValueError(f"`kind` must be one of {_KINDS}, got {kind!r}")
+    x = input.to(dtype)
+    host = host_checks(x)
+    if not from_logits:
+        bad = ~((x >= 0) & (x <= 1))
+        if host:
+            if bool(bad.any()):
+                at = tuple(int(i) for i in bad.nonzero()[0])
+                raise ValueError(
+                    f"`input` must hold probabilities in [0, 1] (or pass logits with "
+                    f"`from_logits=True`); found {x[at].item()} at index {at}"
+                )
+        else:
+            assert_async(~bad.any(), "recover: input must hold probabilities in [0, 1]")
+    if kind == "sigmoid":
+        out = _recover_sigmoid(x, g, alpha, from_logits, log)
+    else:
+        if x.dim() == 0:
+            raise ValueError("`input` must have a class dimension for kind='softmax'")
+        d = 0 if x.dim() == 1 and dim in (1, -1) else dim
+        if not -x.dim() <= d < x.dim():
+            raise ValueError(f"`dim` {dim} is out of range for `input` of shape {tuple(x.shape)}")
+        out = _recover_softmax(x, g, alpha, d % x.dim(), from_logits, log)
+    return out.to(input.dtype)
+
+
+def _recover_softmax(x, g, alpha, dim, from_logits, log):
+    t = _logits_from_logits(x, dim) if from_logits else _logits_from_probabilities(x, dim)
+    big = torch.finfo(x.dtype).max
+    if g == 0:
+        score = t - F.softplus(t, threshold=SOFTPLUS_THRESHOLD)  # log q
+    else:
+        # -log phi(q); a class with q = 1 (t = inf) has phi = 0: P is one-hot there
+        score = -log_phi_of_logit(t.clamp(-big, big), g).clamp(max=big)
+        score = torch.where(t == -math.inf, -math.inf, score)
+    if alpha is not None:
+        a = check_tensor(alpha, "alpha").to(x.dtype)
+        if a.dim() != 1 or a.shape[0] != x.shape[dim]:
+            raise ValueError(
+                f"`alpha` must have shape ({x.shape[dim]},), one weight per class, "
+                f"got {tuple(a.shape)}"
+            )
+        shape = [1] * x.dim()
+        shape[dim] = -1
+        score = score - torch.log(a).view(shape)
+    return torch.log_softmax(score, dim) if log else torch.softmax(score, dim)
+
+
+def _recover_sigmoid(x, g, alpha, from_logits, log):
+    t = x if from_logits else torch.log(x) - torch.log1p(-x)
+    big = torch.finfo(x.dtype).max
+    tc = t.clamp(-big, big)
+    if g == 0:
+        out_logit = t
+    else:
+        out_logit = log_phi_of_logit(-tc, g) - log_phi_of_logit(tc, g)
+        out_logit = torch.where(torch.isinf(t), t, out_logit)
+    if alpha is not None:
+        if isinstance(alpha, Tensor):
+            a = alpha.to(x.dtype)
+            out_logit = out_logit + (torch.log1p(-a) - torch.log(a))
+        else:
+            a = float(alpha)
+            if not 0 < a < 1:
+                raise ValueError(f"`alpha` must lie in (0, 1), got {a}")
+            out_logit = out_logit + (math.log1p(-a) - math.log(a))
+    return F.logsigmoid(out_logit) if log else torch.sigmoid(out_logit)

@@ -1,0 +1,167 @@
+"""The numerical kernel of the sigmoid (one-vs-rest, RetinaNet) focal loss.
+
+Elementwise ``a_pos l(p) + a_neg l(1 - p)`` with ``p = sigmoid(x)``. With
+``s+ = softplus(x) = -log(1 - p)`` and ``s- = softplus(-x) = -log p``::
+
+    l(p)     = exp(-gamma s+) s-,   dl(p)/dx     = -(1-p)^gamma ((1-p) + gamma p s-),
+    l(1 - p) = exp(-gamma s-) s+,   dl(1 - p)/dx =  p^gamma (p + gamma (1-p) s+),
+
+no division and no ``inf * 0`` for finite ``x``. Infinite logits take the
+limits ``l(p) -> relu(-x)``, ``l(1 - p) -> relu(x)`` and their gradients,
+which are the binary cross-entropy's.
+
+* :func:`elementwise_traceable`: plain differentiable ops (compile, export,
+  torch.func, FakeTensor/meta, and the double backward).
+* :class:`SigmoidFocal`: the eager kernel. It works through the input in
+  blocks of ~64K elements so that the temporaries of the formula stay small
+  (peak extra memory: the output plus a few blocks), saves only its inputs,
+  and recomputes the gradient blockwise in backward.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ._softmax import SOFTPLUS_THRESHOLD, _is_zero
+
+_BLOCK = 1 << 16
+
+
+def _weights(t: Tensor, alpha) -> tuple[Tensor, Tensor]:
+    if alpha is None:
+        return t, 1 - t
+    return alpha * t, (1 - alpha) * (1 - t)
+
+
+def _terms(x: Tensor, gamma, want_grad: bool):
+    """``l(p)``, ``l(1-p)`` and, if asked, their x-derivatives, elementwise."""
+    finite = torch.isfinite(x)
+    xs = torch.where(finite, x, 0.0)
+    sp_pos = F.softplus(xs, threshold=SOFTPLUS_THRESHOLD)  # -log(1 - p)
+    sp_neg = F.softplus(-xs, threshold=SOFTPLUS_THRESHOLD)  # -log p
+    if _is_zero(gamma):
+        focus_pos = focus_neg = None
+        l_pos, l_neg = sp_neg, sp_pos
+    else:
+        focus_pos = torch.exp(sp_pos * -gamma)  # (1 - p)^gamma
+        focus_neg = torch.exp(sp_neg * -gamma)  # p^gamma
+        l_pos, l_neg = focus_pos * sp_neg, focus_neg * sp_pos
+    l_pos = torch.where(finite, l_pos, F.relu(-x))
+    l_neg = torch.where(finite, l_neg, F.relu(x))
+    if not want_grad:
+        return l_pos, l_neg, None, None
+    p, q = torch.sigmoid(xs), torch.sigmoid(-xs)  # q = 1 - p, exact
+    d_pos = torch.addcmul(q, p, sp_neg * gamma)
+    d_neg = torch.addcmul(p, q, sp_pos * gamma)
+    if focus_pos is not None:
+        d_pos.mul_(focus_pos)
+        d_neg.mul_(focus_neg)
+    d_pos = torch.where(finite, d_pos, (x < 0).to(x.dtype)).neg_()
+    d_neg = torch.where(finite, d_neg, (x > 0).to(x.dtype))
+    return l_pos, l_neg, d_pos, d_neg
+
+
+def elementwise_traceable(x: Tensor, t: Tensor, gamma, alpha) -> Tensor:
+    """The elementwise loss from plain differentiable ops (smooth for finite x)."""
+    finite = torch.isfinite(x)
+    xs = torch.where(finite, x, 0.0)
+    sp_pos = F.softplus(xs, threshold=SOFTPLUS_THRESHOLD)
+    sp_neg = F.softplus(-xs, threshold=SOFTPLUS_THRESHOLD)
+    if _is_zero(gamma):
+        l_pos, l_neg = sp_neg, sp_pos
+    else:
+        l_pos = torch.exp(sp_pos * -gamma) * sp_neg
+        l_neg = torch.exp(sp_neg * -gamma) * sp_pos
+    l_pos = torch.where(finite, l_pos, F.relu(-x))
+    l_neg = torch.where(finite, l_neg, F.relu(x))
+    a_pos, a_neg = _weights(t, alpha)
+    return a_pos * l_pos + a_neg * l_neg
+
+
+def _blocks(x: Tensor, *others):
+    """Split ``x`` and same-shaped (or broadcast) tensors into ~_BLOCK-element blocks."""
+    if x.dim() == 0:
+        return [(x, *others)]
+    row = max(1, x[0].numel())
+    rows = max(1, _BLOCK // row)
+    if rows >= x.shape[0]:
+        return [(x, *others)]
+    parts = [x.split(rows)] + [
+        o.split(rows) if isinstance(o, Tensor) and o.dim() == x.dim() else [o] * len(x.split(rows))
+        for o in others
+    ]
+    return list(zip(*parts, strict=True))
+
+
+class SigmoidFocal(torch.autograd.Function):
+    """Elementwise sigmoid focal loss (eager kernel), or its sum if ``reduce_sum``.
+
+    ``alpha`` is None, a float, or a tensor broadcast to the shape of ``x``.
+    Saves only the inputs; backward recomputes the gradient blockwise and,
+    under ``create_graph=True``, differentiates :func:`elementwise_traceable`.
+    """
+
+    @staticmethod
+    def forward(ctx, x, t, gamma, alpha, reduce_sum):
+        a_tensor = alpha if isinstance(alpha, Tensor) else None
+        ctx.save_for_backward(x, t, a_tensor)
+        ctx.gamma, ctx.alpha, ctx.reduce_sum = gamma, alpha, reduce_sum
+        out = None if reduce_sum else torch.empty_like(x)
+        total = x.new_zeros(())
+        start = 0
+        for xs, ts, al in _blocks(x, t, alpha):
+            l_pos, l_neg, _, _ = _terms(xs, gamma, want_grad=False)
+            a_pos, a_neg = _weights(ts, al)
+            value = l_pos.mul_(a_pos).addcmul_(a_neg, l_neg)
+            if reduce_sum:
+                total += value.sum()
+            elif x.dim() == 0:
+                out = value
+            else:
+                out[start : start + xs.shape[0]] = value
+            start += xs.shape[0] if x.dim() else 0
+        return total if reduce_sum else out
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, t, a_tensor = ctx.saved_tensors
+        alpha = a_tensor if a_tensor is not None else ctx.alpha
+        if torch.is_grad_enabled():  # create_graph=True: differentiate the formula
+            wanted = [(i, v) for i, v in ((0, x), (1, t)) if ctx.needs_input_grad[i]]
+            if a_tensor is not None and ctx.needs_input_grad[3]:
+                wanted.append((3, a_tensor))
+            with torch.enable_grad():
+                loss = elementwise_traceable(x, t, ctx.gamma, alpha)
+                if ctx.reduce_sum:
+                    loss = loss.sum()
+                grads = torch.autograd.grad(
+                    loss, [v for _, v in wanted], grad, create_graph=True, allow_unused=True
+                )
+            out = [None] * 5
+            for (i, v), g in zip(wanted, grads, strict=True):
+                out[i] = torch.zeros_like(v) if g is None else g
+            return tuple(out)
+        need_x, need_t = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        need_a = a_tensor is not None and ctx.needs_input_grad[3]
+        grad_x = torch.empty_like(x) if need_x else None
+        grad_t = torch.empty_like(t) if need_t else None
+        grad_a = torch.empty_like(x) if need_a else None
+        g_full = grad if ctx.reduce_sum else grad.expand_as(x)
+        start = 0
+        for xs, ts, al, gs in _blocks(x, t, alpha, g_full):
+            l_pos, l_neg, d_pos, d_neg = _terms(xs, ctx.gamma, want_grad=need_x)
+            sl = slice(start, start + xs.shape[0]) if x.dim() else ...
+            if need_x:
+                a_pos, a_neg = _weights(ts, al)
+                grad_x[sl] = d_pos.mul_(a_pos).addcmul_(a_neg, d_neg).mul_(gs)
+            if need_t:
+                d_t = l_pos - l_neg if al is None else al * l_pos - (1 - al) * l_neg
+                grad_t[sl] = d_t.mul_(gs)
+            if need_a:
+                grad_a[sl] = (ts * l_pos - (1 - ts) * l_neg).mul_(gs)
+            start += xs.shape[0] if x.dim() else 0
+        if need_a:
+            grad_a = grad_a.sum_to_size(a_tensor.shape)
+        return grad_x, grad_t, None, grad_a, None

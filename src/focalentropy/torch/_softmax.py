@@ -1,0 +1,399 @@
+"""The numerical kernel of the softmax focal loss: one formula, two evaluations.
+
+For logits ``z`` (class axis 1) and a class ``y`` let
+``log_x = log((1 - p_y) / p_y) = logsumexp_{c != y} z_c - z_y``. Then
+
+    -log p_y = softplus(log_x),   log(1 - p_y) = -softplus(-log_x),
+
+both exact (no cancellation), and the focal term is
+``l(p_y) = exp(gamma log(1 - p_y)) (-log p_y)``. Its gradient is the
+identity ``dl/dz = G(p_y) (softmax(z) - onehot(y))`` with the bounded
+weight ``G(p) = (1-p)^gamma (1 + gamma p (-log p) / (1-p))``.
+
+* :func:`per_sample_traceable` evaluates the formula with plain
+  differentiable ops: smooth in ``z``, so autograd gives finite first and
+  second derivatives for every ``gamma >= 0`` and finite logits, and it
+  traces under ``torch.compile``, ``torch.export``, ``torch.func``,
+  FakeTensor and the meta device.
+* :class:`SoftmaxFocal` is the eager kernel: the same values from one
+  softmax (``1 - p_y`` as the sum of the other probabilities), gradients
+  from the identity, nothing but the input and per-sample vectors saved.
+  Its backward recomputes the softmax; under ``create_graph=True`` it
+  differentiates :func:`per_sample_traceable` instead, so higher
+  derivatives are exact too. Data-dependent branches run only where reading
+  data is free (CPU); on other devices it uses masks (no host sync).
+
+The tests hold the two evaluations equal.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ._checks import tracing
+from ._targets import SoftmaxTargets, safe_mean_parts
+
+#: F.softplus switches to the identity above this; 50 keeps float64 exact
+SOFTPLUS_THRESHOLD = 50.0
+_LOG_HALF = math.log(0.5)
+
+
+def _is_zero(gamma) -> bool:
+    return not isinstance(gamma, Tensor) and gamma == 0
+
+
+# ---------------------------------------------------------------------------
+# traceable formula
+# ---------------------------------------------------------------------------
+
+
+def _class_ids(z: Tensor) -> Tensor:
+    return torch.arange(z.shape[1], device=z.device).view((1, -1) + (1,) * (z.dim() - 2))
+
+
+def log_odds(z: Tensor, index: Tensor) -> Tensor:
+    """``log((1 - p) / p)`` at ``index`` (N, 1, *): a log-sum-exp of the other logits.
+
+    ``-inf`` logits are clamped to the dtype's lowest finite value, so that a
+    row whose other classes are all ``-inf`` has a finite log-sum-exp and
+    zero (not NaN) gradients there.
+    """
+    floor = torch.finfo(z.dtype).min
+    others = z.clamp(min=floor).masked_fill(_class_ids(z) == index, -math.inf)
+    return torch.logsumexp(others, 1, keepdim=True) - z.gather(1, index)
+
+
+def focal_of_log_odds(log_x: Tensor, gamma) -> Tensor:
+    """``l(p) = (1-p)^gamma (-log p)`` from ``log_x = log((1-p)/p)``, smooth in ``log_x``.
+
+    Infinite ``log_x`` (an infinite target logit) gives the limit
+    ``relu(log_x)`` and its gradient (as cross-entropy), never ``0 * inf``.
+    """
+    finite = torch.isfinite(log_x)
+    safe = torch.where(finite, log_x, 0.0)
+    value = F.softplus(safe, threshold=SOFTPLUS_THRESHOLD)  # -log p
+    if not _is_zero(gamma):
+        value = torch.exp(F.softplus(-safe, threshold=SOFTPLUS_THRESHOLD) * -gamma) * value
+    return torch.where(finite, value, F.relu(log_x))
+
+
+def dense_focal(z: Tensor, gamma) -> Tensor:
+    """``l(p_c)`` for every class (N, C, *), smooth in ``z``.
+
+    ``log(1 - p_c)`` is ``log1p(-p_c)`` where ``p_c <= 1/2`` and, for the one
+    class that may exceed 1/2 (the row's argmax), the log-sum-exp of the
+    other classes' log-probabilities.
+    """
+    logp = torch.log_softmax(z, 1)
+    if _is_zero(gamma):
+        return -logp
+    finite = torch.isfinite(logp)
+    safe = torch.where(finite, logp, 0.0)
+    low = torch.log1p(-torch.exp(safe.clamp(max=_LOG_HALF)))
+    top = safe.argmax(1, keepdim=True)
+    floor = torch.finfo(z.dtype).min
+    others = logp.clamp(min=floor).masked_fill(_class_ids(z) == top, -math.inf)
+    high = torch.logsumexp(others, 1, keepdim=True)
+    log1m = torch.where(safe <= _LOG_HALF, low, high)
+    value = torch.exp(log1m * gamma) * -safe
+    return torch.where(finite, value, -logp)
+
+
+def per_sample_traceable(
+    z: Tensor,
+    gamma,
+    index: Tensor | None,
+    hard_scale: Tensor | None,
+    dense_w: Tensor | None,
+    row_scale: Tensor | None,
+) -> Tensor:
+    """Per-sample focal loss (N, *) from plain differentiable ops.
+
+    ``gamma`` is a float or a tensor of shape (N, 1, *) (per-sample).
+    """
+    if z.shape[1] == 1:  # p = 1: zero loss and gradient (NaN for infinite logits, as CE)
+        return z.sum(1) * 0.0
+    loss = None
+    if index is not None:
+        loss = focal_of_log_odds(log_odds(z, index.unsqueeze(1)), gamma).squeeze(1)
+        if hard_scale is not None:
+            loss = loss * hard_scale
+    if dense_w is not None:
+        dense = (dense_focal(z, gamma) * dense_w).sum(1)
+        if row_scale is not None:
+            dense = dense * row_scale
+        loss = dense if loss is None else loss + dense
+    return loss
+
+
+# ---------------------------------------------------------------------------
+# eager kernel
+# ---------------------------------------------------------------------------
+
+
+def _complement(prob: Tensor, idx: Tensor, p: Tensor, restore: bool = True) -> Tensor:
+    """``sum_{c != idx} prob_c`` per row, without cancellation.
+
+    ``prob`` (N, C, *) is zeroed at ``idx`` (N, 1, *) in place, summed over
+    the class axis and, if ``restore``, restored from ``p``.
+    """
+    prob.scatter_(1, idx, torch.zeros_like(p))
+    if prob.dim() == 2 and prob.shape[1] < 128:  # a matrix-vector product is faster here
+        total = torch.mv(prob, prob.new_ones(prob.shape[1])).unsqueeze(1)
+    else:
+        total = prob.sum(1, keepdim=True)
+    if restore:
+        prob.scatter_(1, idx, p)
+    return total
+
+
+def _exp_times(log_r: Tensor, gamma) -> Tensor:
+    """``exp(gamma log_r)`` with ``0 * (-inf) = 0`` (so ``0^0 = 1``)."""
+    return torch.exp((log_r * gamma).nan_to_num_(nan=0.0, posinf=math.inf, neginf=-math.inf))
+
+
+def _far_terms(log_x: Tensor, gamma):
+    """``-log p``, ``1 - p``, ``(1-p)^gamma`` and ``v = log1p(x)/x`` from ``log_x``."""
+    nlp = F.softplus(log_x, threshold=SOFTPLUS_THRESHOLD)
+    log_r = F.softplus(-log_x, threshold=SOFTPLUS_THRESHOLD).neg_()
+    v = (nlp * torch.exp(-log_x)).masked_fill_(log_x < 0, 1.0).nan_to_num_(nan=0.0)
+    return nlp, torch.exp(log_r), _exp_times(log_r, gamma), v
+
+
+def _row_terms(prob, z, idx, gamma, restore, host):
+    """Exact ``-log p``, ``(1-p)^gamma``, ``G(p)`` and ``1 - p`` at ``idx`` (N, 1, *).
+
+    ``prob = softmax(z)``. ``r = 1 - p`` is the sum of the other
+    probabilities and ``x = r / p`` is accurate to a few rounding errors, hence
+    so are ``-log p = log1p(x)`` and ``v = p (-log p) / r = log1p(x) / x``.
+    Where ``r`` or ``p`` nears underflow (``x`` outside ``[2 tiny/eps,
+    eps/(2 tiny)]``, rare) the terms come from ``log x``, a log-sum-exp of
+    the logits: for those rows only when ``host`` (reading data is free on
+    the CPU), else for all rows, selected by a mask. For ``gamma = 0`` the
+    focus and ``G`` are None (both are 1).
+    """
+    p = prob.gather(1, idx)
+    r = _complement(prob, idx, p, restore)
+    x = r / p
+    nlp = torch.log1p(x)
+    zero = _is_zero(gamma)
+    focus = None if zero else r.pow(gamma)
+    v = None if zero else nlp / x
+    if x.numel():
+        fi = torch.finfo(x.dtype)
+        lo_x, hi_x = 2 * fi.tiny / fi.eps, fi.eps / (2 * fi.tiny)
+        if host:
+            lo, hi = torch.aminmax(x)
+            if not (float(lo) >= lo_x and float(hi) <= hi_x):  # also NaN
+                far = ((x < lo_x) | (x > hi_x)).squeeze(1)
+                where = tuple(far.nonzero().unbind(1))
+                rows = z.movedim(1, -1)[where]  # (k, C) copy
+                cls = idx.squeeze(1)[where].unsqueeze(1)
+                log_x = log_odds(rows, cls).squeeze(1)
+                g = gamma if not isinstance(gamma, Tensor) else gamma.squeeze(1)[where]
+                f_nlp, f_r, f_focus, f_v = _far_terms(log_x, g)
+                nlp.squeeze(1)[where] = f_nlp
+                r.squeeze(1)[where] = f_r
+                if not zero:
+                    focus.squeeze(1)[where] = f_focus
+                    v.squeeze(1)[where] = f_v
+        else:
+            far = (x < lo_x) | (x > hi_x)
+            f_nlp, f_r, f_focus, f_v = _far_terms(log_odds(z, idx), gamma)
+            nlp = torch.where(far, f_nlp, nlp)
+            r = torch.where(far, f_r, r)
+            if not zero:
+                focus = torch.where(far, f_focus, focus)
+                v = torch.where(far, f_v, v)
+    if zero:
+        return nlp, None, None, p, r
+    return nlp, focus, focus + focus * v * gamma, p, r
+
+
+def _softmax(z: Tensor) -> Tensor:
+    """``softmax(z, 1)``; written out for fewer than 128 classes, where it is 2-6x faster."""
+    if z.shape[1] >= 128:
+        return torch.softmax(z, 1)
+    e = torch.exp(z - z.amax(1, keepdim=True))
+    if e.dim() == 2:
+        return e.div_(torch.mv(e, e.new_ones(e.shape[1])).unsqueeze(1))
+    return e.div_(e.sum(1, keepdim=True))
+
+
+def _dense_values(prob: Tensor, logp: Tensor, gamma) -> Tensor:
+    """``l(p_c) = (1 - p_c)^gamma (-log p_c)`` for every class (exact for p <= 1/2)."""
+    if _is_zero(gamma):
+        return -logp
+    return torch.rsub(prob, 1.0).pow_(gamma).mul_(logp).neg_()
+
+
+def _dense_weights(prob: Tensor, gamma) -> Tensor:
+    """``G(p_c)`` for every class (exact for p <= 1/2; the row max is overwritten)."""
+    if _is_zero(gamma):
+        return torch.ones_like(prob)
+    r = torch.rsub(prob, 1.0)
+    v = torch.xlogy(prob, prob).neg_().div_(r)
+    return r.pow_(gamma).mul_(v.mul_(gamma).add_(1.0))
+
+
+class SoftmaxFocal(torch.autograd.Function):
+    """Per-sample softmax focal loss (eager kernel), or ``sum_n loss_n / norm``.
+
+    ``loss_n = hard_scale_n l(p_{n, target_n}) + row_scale_n sum_c
+    dense_w_{n,c} l(p_{n,c})``, class axis 1. Saves the input and
+    (N,)-sized vectors; the backward recomputes the softmax. The gradient
+    entry of a class with ``p > 1/2`` is formed from the exact ``1 - p``.
+    """
+
+    @staticmethod
+    def forward(ctx, z, gamma, target, hard_scale, dense_w, row_scale, norm, host):
+        loss = idx = amax = hard_coef = hard_value = g_m = p_m = r_m = values = None
+        if dense_w is not None:
+            logp = torch.log_softmax(z, 1)
+            amax = logp.argmax(1, keepdim=True)
+            prob = torch.exp(logp)
+            values = _dense_values(prob, logp, gamma)
+            del logp
+        else:
+            prob = _softmax(z)
+        if target is not None:
+            idx = target.unsqueeze(1)
+            nlp, focus, hard_coef, _, r_y = _row_terms(
+                prob, z, idx, gamma, dense_w is not None, host
+            )
+            if dense_w is None:
+                # prob - onehot, with the exact -(1 - p_y) at the targets: the
+                # gradient is then (prob - onehot) * G, a single product
+                prob.scatter_(1, idx, r_y.neg_())
+            need_value = ctx.needs_input_grad[3]
+            if hard_scale is None and dense_w is None and norm is not None and not need_value:
+                # the mean or sum of the per-sample losses in one reduction
+                loss = nlp.sum() if focus is None else torch.dot(focus.reshape(-1), nlp.reshape(-1))
+            else:
+                hard_value = nlp if focus is None else focus.mul_(nlp)
+                if hard_scale is None:
+                    loss = hard_value.squeeze(1)
+                else:
+                    scale = hard_scale.unsqueeze(1)
+                    hard_coef = scale if hard_coef is None else hard_coef.mul_(scale)
+                    loss = (hard_value * scale).squeeze(1)
+                if not need_value:
+                    hard_value = None
+            if hard_coef is None and dense_w is not None:
+                hard_coef = torch.ones_like(nlp)
+        if dense_w is not None:
+            nlp_m, focus_m, g_m, p_m, r_m = _row_terms(prob, z, amax, gamma, True, host)
+            if g_m is None:
+                g_m = torch.ones_like(nlp_m)
+            values.scatter_(1, amax, nlp_m if focus_m is None else focus_m.mul_(nlp_m))
+            dense = (values * dense_w).sum(1)
+            if row_scale is not None:
+                dense = dense * row_scale
+            loss = dense if loss is None else loss + dense
+            if not ctx.needs_input_grad[4]:
+                values = None
+        # the input is saved (a reference) for the double backward only
+        ctx.save_for_backward(
+            z, target, hard_scale, dense_w, row_scale, prob, hard_coef, hard_value, amax, g_m,
+            p_m, r_m, values, norm if isinstance(norm, Tensor) else None,
+        )  # fmt: skip
+        ctx.gamma = gamma
+        ctx.norm = norm
+        if norm is not None:
+            loss = loss.sum() / norm
+        return loss
+
+    @staticmethod
+    def backward(ctx, grad):
+        saved = ctx.saved_tensors
+        z, target, hard_scale, dense_w, row_scale = saved[:5]
+        if torch.is_grad_enabled():  # create_graph=True: differentiate the exact formula
+            norm = saved[13] if isinstance(ctx.norm, Tensor) else ctx.norm
+            return _differentiable_backward(
+                ctx, grad, z, target, hard_scale, dense_w, row_scale, norm
+            )
+        prob, hard_coef, hard_value, amax, g_m, p_m, r_m, values = saved[5:13]
+        go = grad.unsqueeze(1) if ctx.norm is None else grad / ctx.norm  # (N, 1, *) or ()
+        grad_z = grad_hard = grad_dense = None
+        idx = None if target is None else target.unsqueeze(1)
+        a = None
+        if idx is not None:
+            a = go if hard_coef is None else hard_coef * go  # hard_coef None: G = 1
+        if dense_w is None:
+            if ctx.needs_input_grad[0]:
+                grad_z = prob * a  # prob holds softmax - onehot here
+        else:
+            go_rows = go if row_scale is None else go * row_scale.unsqueeze(1)
+            if ctx.needs_input_grad[4]:
+                grad_dense = (values * go_rows).sum_to_size(dense_w.shape)
+            if ctx.needs_input_grad[0]:
+                # u_c = t_c G(p_c); grad = p sum(u) - u (+ hard part); row max entry
+                # p_m (rest) - (1 - p_m) (own), with "rest" summed without it
+                u = _dense_weights(prob, ctx.gamma).scatter_(1, amax, g_m).mul_(dense_w)
+                u.mul_(go_rows)
+                u_m = u.gather(1, amax)
+                rest = _complement(u, amax, u_m)
+                own = u_m
+                if a is not None:
+                    same = idx == amax
+                    own = own + a * same
+                    rest = rest + a * ~same
+                grad_z = (prob * (rest + own)).sub_(u)
+                if a is not None:
+                    grad_z.scatter_add_(1, idx, a.neg())
+                grad_z.scatter_(1, amax, p_m * rest - r_m * own)
+        if ctx.needs_input_grad[3]:
+            grad_hard = (hard_value * go).squeeze(1)
+        return grad_z, None, None, grad_hard, grad_dense, None, None, None
+
+
+def _differentiable_backward(ctx, grad, z, target, hard_scale, dense_w, row_scale, norm):
+    """Gradients as differentiable functions of the inputs (for double backward)."""
+    wanted = [(i, t) for i, t in ((0, z), (3, hard_scale), (4, dense_w)) if ctx.needs_input_grad[i]]
+    with torch.enable_grad():
+        loss = per_sample_traceable(z, ctx.gamma, target, hard_scale, dense_w, row_scale)
+        if norm is not None:
+            loss = loss.sum() / norm
+        grads = torch.autograd.grad(
+            loss, [t for _, t in wanted], grad, create_graph=True, allow_unused=True
+        )
+    out = [None] * 8
+    for (i, t), g in zip(wanted, grads, strict=True):
+        out[i] = torch.zeros_like(t) if g is None else g
+    return tuple(out)
+
+
+def softmax_focal(z: Tensor, gamma, targets: SoftmaxTargets, reduction: str, host: bool):
+    """Reduced softmax focal loss of ``z`` (N, C, *) in its compute dtype.
+
+    Runs :class:`SoftmaxFocal` in eager mode and :func:`per_sample_traceable`
+    where data cannot be read on the host (compile, export, torch.func,
+    FakeTensor, meta) or where ``gamma`` requires a gradient.
+    """
+    t = targets
+    traceable = tracing(z) or (isinstance(gamma, Tensor) and gamma.requires_grad)
+    if traceable:
+        loss = per_sample_traceable(z, gamma, t.index, t.hard_scale, t.dense_w, t.row_scale)
+        if reduction == "none":
+            return loss
+        total = loss.sum()
+        if reduction == "sum":
+            return total
+        divisor, offset = safe_mean_parts(t.denominator)
+        out = total / divisor
+        return out if offset is None else out + offset
+    args = (z, gamma, t.index, t.hard_scale, t.dense_w, t.row_scale)
+    if reduction == "none":
+        return SoftmaxFocal.apply(*args, None, host)
+    if reduction == "sum":
+        return SoftmaxFocal.apply(*args, 1, host)
+    divisor, offset = safe_mean_parts(t.denominator)
+    if isinstance(divisor, Tensor) and divisor.requires_grad:  # weights that require grad
+        out = SoftmaxFocal.apply(*args, None, host).sum() / divisor
+    else:
+        out = SoftmaxFocal.apply(*args, divisor, host)
+    return out if offset is None else out + offset
