@@ -87,7 +87,7 @@ def check_gamma(gamma) -> float | Tensor:
     if isinstance(gamma, bool) or not isinstance(gamma, numbers.Real):
         raise TypeError(f"`gamma` must be a real number or a tensor, got {type(gamma).__name__}")
     g = float(gamma)
-    if not (math.isfinite(g) and g >= 0):
+    if not (0 <= g < math.inf):  # comparisons, not math.isfinite: g may be symbolic
         raise ValueError(f"`gamma` must be a finite number >= 0, got {g}")
     return g
 

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ._checks import assert_async, check_floating, check_gamma, check_tensor, host_checks
-from ._softmax import SOFTPLUS_THRESHOLD, _class_ids
+from ._softmax import SOFTPLUS_THRESHOLD
 
 _KINDS = ("softmax", "sigmoid")
 
@@ -43,11 +43,18 @@ def log_phi_of_logit(t: Tensor, gamma) -> Tensor:
     return -t - (gamma - 1.0) * sp + torch.log1p(gamma * _rho(t))
 
 
+def _ids_along(x: Tensor, dim: int) -> Tensor:
+    """Class indices ``0..C-1`` along ``dim``, shaped to broadcast against ``x``."""
+    shape = [1] * x.dim()
+    shape[dim] = -1
+    return torch.arange(x.shape[dim], device=x.device).view(shape)
+
+
 def _logits_from_probabilities(q: Tensor, dim: int) -> Tensor:
     """``log(q / (1 - q))`` per entry; ``1 - q`` of a dominant class from the others' sum."""
     logq = torch.log(q)
     top = q.argmax(dim, keepdim=True)
-    others = q.masked_fill(_class_ids(q.movedim(dim, 1)).movedim(1, dim) == top, 0.0)
+    others = q.masked_fill(_ids_along(q, dim) == top, 0.0)
     rest = others.sum(dim, keepdim=True)
     log1m = torch.where(q > 0.5, torch.log(rest).expand_as(q), torch.log1p(-q))
     return logq - log1m
@@ -63,7 +70,7 @@ def _logits_from_logits(z: Tensor, dim: int) -> Tensor:
     low = torch.log1p(-torch.exp(logp.clamp(max=math.log(0.5))))
     top = logp.argmax(dim, keepdim=True)
     floor = torch.finfo(z.dtype).min
-    ids = _class_ids(logp.movedim(dim, 1)).movedim(1, dim)
+    ids = _ids_along(logp, dim)
     high = torch.logsumexp(logp.clamp(min=floor).masked_fill(ids == top, -math.inf), dim, True)
     return logp - torch.where(logp <= math.log(0.5), low, high)
 
@@ -165,7 +172,7 @@ def _recover_softmax(x, g, alpha, dim, from_logits, log):
         score = t - F.softplus(t, threshold=SOFTPLUS_THRESHOLD)  # log q
     else:
         # -log phi(q); a class with q = 1 (t = inf) has phi = 0: P is one-hot there
-        score = -log_phi_of_logit(t.clamp(-big, big), g).clamp(max=big)
+        score = (-log_phi_of_logit(t.clamp(-big, big), g)).clamp(max=big)
         score = torch.where(t == -math.inf, -math.inf, score)
     if alpha is not None:
         a = check_tensor(alpha, "alpha").to(x.dtype)
