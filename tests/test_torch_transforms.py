@@ -349,6 +349,14 @@ class TestDoubleBackward:
     def test_gradgradcheck_option_matrix(self, shape_kind, target_kind):
         z, target = softmax_inputs(shape_kind, target_kind)
         for kw in option_grid(z.shape[0] if z.dim() == 1 else z.shape[1]):
+            # fast mode: random projections of the full check (the slow one is below)
+            assert torch.autograd.gradgradcheck(
+                lambda zz, kw=kw: focal_loss(zz, target, 0.7, **kw), (z,), fast_mode=True
+            )
+
+    def test_gradgradcheck_full_jacobian(self):
+        z, target = softmax_inputs("2d", "ignored")
+        for kw in ({"label_smoothing": 0.1}, {"weight": torch.rand(5, dtype=torch.float64)}):
             assert torch.autograd.gradgradcheck(
                 lambda zz, kw=kw: focal_loss(zz, target, 0.7, **kw), (z,)
             )
@@ -358,11 +366,13 @@ class TestDoubleBackward:
         target = target.clone().requires_grad_()
         w = torch.linspace(0.5, 1.5, 5, dtype=torch.float64).requires_grad_()
         assert torch.autograd.gradgradcheck(
-            lambda zz, tt, ww: focal_loss(zz, tt, 2.0, weight=ww), (z, target, w)
+            lambda zz, tt, ww: focal_loss(zz, tt, 2.0, weight=ww), (z, target, w), fast_mode=True
         )
         z, y = softmax_inputs("2d", "ignored")
         assert torch.autograd.gradgradcheck(
-            lambda zz, ww: focal_loss(zz, y, 2.0, weight=ww, label_smoothing=0.1), (z, w)
+            lambda zz, ww: focal_loss(zz, y, 2.0, weight=ww, label_smoothing=0.1),
+            (z, w),
+            fast_mode=True,
         )
 
     def test_gradgradcheck_sigmoid(self):
