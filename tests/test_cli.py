@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from focalentropy._minimizer import minimizer
+from focalentropy._minimizer import minimizer, recover
 from focalentropy.cli import main, read_counts_csv
 
 
@@ -136,7 +136,7 @@ class TestMinimize:
         bad.write_text("class,count\ncat,-3\ndog,5\n")
         result = invoke(runner, "minimize", "--counts", bad, "--gamma", "2")
         assert result.exit_code == 2
-        assert "count 0 is '-3'" in result.output
+        assert "bad.csv, line 2: count of 'cat' must be finite and >= 0, got '-3'" in result.output
         empty = tmp_path / "empty.csv"
         empty.write_text("")
         result = invoke(runner, "minimize", "--counts", empty, "--gamma", "2")
@@ -278,5 +278,376 @@ class TestReproduce:
 class TestReport:
     def test_rerender_missing(self, tmp_path, runner):
         result = invoke(runner, "report", tmp_path)
-        assert result.exit_code == 1
-        assert "no results.json" in result.output
+        assert result.exit_code == 2
+        assert "results.json: not found" in result.output
+
+
+def _strict_json(text):
+    """json.loads that refuses NaN/Infinity (not JSON)."""
+
+    def refuse(name):
+        raise ValueError(f"not JSON: {name}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def _error_line(result):
+    """The one 'Error: ...' line of a failed command."""
+    lines = [ln for ln in result.output.splitlines() if ln.startswith("Error:")]
+    assert len(lines) == 1, result.output
+    assert "Traceback" not in result.output
+    return lines[0]
+
+
+class TestCountsInput:
+    def test_first_row_is_not_dropped(self, tmp_path, runner):
+        path = tmp_path / "c.csv"
+        path.write_text("cat,500\ndog,300\nbird,150\nfish,40\nnewt,10\n")
+        result = invoke(runner, "minimize", "--counts", path, "--gamma", "2")
+        assert result.exit_code == 0, result.output
+        assert "cat" in result.output
+        data = _strict_json(
+            invoke(runner, "minimize", "--counts", path, "--gamma", "2", "--json").output
+        )
+        assert [r["class"] for r in data["classes"]] == ["cat", "dog", "bird", "fish", "newt"]
+        np.testing.assert_allclose(data["classes"][0]["p"], 0.5)
+
+    def test_header_option(self, tmp_path, runner):
+        path = tmp_path / "ids.csv"
+        path.write_text("0,500\n1,300\n2,200\n")
+        result = invoke(runner, "minimize", "--counts", path, "--gamma", "2", "--json")
+        assert [r["class"] for r in _strict_json(result.output)["classes"]] == ["0", "1", "2"]
+        result = invoke(runner, "minimize", "--counts", path, "--header", "--gamma", "2", "--json")
+        assert [r["class"] for r in _strict_json(result.output)["classes"]] == ["1", "2"]
+        named = tmp_path / "named.csv"
+        named.write_text("class,count\ncat,5\ndog,3\n")
+        result = invoke(runner, "minimize", "--counts", named, "--no-header", "--gamma", "2")
+        assert result.exit_code == 2
+        assert _error_line(result) == (
+            f"Error: Invalid value for --counts: {named}, line 1: "
+            "count of 'class' is not a number: 'count'"
+        )
+        result = invoke(runner, "minimize", "--p", "0.5,0.5", "--header", "--gamma", "2")
+        assert result.exit_code == 2
+        assert "--header/--no-header only apply to --counts" in result.output
+
+    @pytest.mark.parametrize(("text", "n"), [("70,20,10\n", 3), ("70\n20\n10\n", 3), ("7,3\n", 2)])
+    def test_one_row_and_one_column(self, tmp_path, runner, text, n):
+        path = tmp_path / "c.csv"
+        path.write_text(text)
+        result = invoke(runner, "minimize", "--counts", path, "--gamma", "1", "--json")
+        assert result.exit_code == 0, result.output
+        assert len(_strict_json(result.output)["classes"]) == n
+
+    @pytest.mark.parametrize(
+        ("content", "message"),
+        [
+            (b"\x89PNG\r\n\x1a\n\x00\x00", "not a text file (it contains NUL bytes)"),
+            ("caf\xe9,5\ntea,3\n".encode("latin-1"), "line 1: not UTF-8 text (byte 0xe9"),
+            (b"cat,5\ndog,3,1\n", "line 2: expected 'class,count' rows"),
+        ],
+    )
+    def test_bad_files(self, tmp_path, runner, content, message):
+        path = tmp_path / "c.csv"
+        path.write_bytes(content)
+        result = invoke(runner, "minimize", "--counts", path, "--gamma", "2")
+        assert result.exit_code == 2
+        assert message in _error_line(result)
+
+
+class TestMinimizeOutput:
+    def test_json_is_valid_with_null_for_undefined(self, runner):
+        result = invoke(runner, "minimize", "--p", "0.5,0.5,0", "--gamma", "1", "--json")
+        assert result.exit_code == 0
+        assert "NaN" not in result.output
+        data = _strict_json(result.output)
+        assert data["classes"][2]["ratio"] is None
+        assert data["p_low"] is None
+
+    def test_json_alpha_labels_and_ratios_refer_to_w(self, runner):
+        args = ["--p", "0.5,0.3,0.2", "--gamma", "1", "--alpha", "1,2,5", "--json"]
+        data = _strict_json(invoke(runner, "minimize", *args).output)
+        assert data["reference"] == "w"
+        w = np.array([0.5, 0.6, 1.0]) / 2.1
+        q = minimizer(w, 1.0)
+        for k, row in enumerate(data["classes"]):
+            assert row["ratio"] == pytest.approx(q[k] / w[k])
+            assert row["ratio_p"] == pytest.approx(q[k] / [0.5, 0.3, 0.2][k])
+            assert (row["label"] == "amplified") == (row["ratio"] > 1)
+        # class 0: Q*/P < 1 but amplified with respect to w
+        assert data["classes"][0]["label"] == "amplified"
+        assert data["classes"][0]["ratio_p"] < 1
+
+    def test_messages_print_plain_numbers(self, runner):
+        from focalentropy.cli import _plain
+
+        assert _plain("found np.float64(-2.0) at index np.int64(2)") == "found -2.0 at index 2"
+        result = invoke(
+            runner, "minimize", "--p", "0.5,0.3,0.2", "--gamma", "1", "--alpha", "1,2,-2"
+        )
+        assert result.exit_code == 2
+        assert (
+            _error_line(result)
+            == "Error: Invalid value for --alpha: must be positive; item 2 is '-2'"
+        )
+
+    def test_plot_exact_name_and_format(self, tmp_path, runner):
+        out = tmp_path / "X.PNG"
+        result = invoke(runner, "minimize", "--p", "0.7,0.3", "--gamma", "2", "--plot", out)
+        assert result.exit_code == 0, result.output
+        assert f"plot: {out}" in result.output
+        assert out.read_bytes().startswith(b"\x89PNG")
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["X.PNG"]
+        svg = tmp_path / "r.svg"
+        invoke(runner, "minimize", "--p", "0.7,0.3", "--gamma", "2", "--plot", svg)
+        assert b"<svg" in svg.read_bytes()
+
+    @pytest.mark.parametrize(
+        ("name", "message"),
+        [
+            ("regimes", "unknown image format (no suffix); use one of"),
+            ("regimes.xyz", "unknown image format (suffix '.xyz')"),
+            ("afile/r.png", "afile is a file, not a folder"),
+        ],
+    )
+    def test_bad_plot_path(self, tmp_path, runner, name, message):
+        (tmp_path / "afile").write_text("x")
+        result = invoke(
+            runner, "minimize", "--p", "0.7,0.3", "--gamma", "2", "--plot", tmp_path / name
+        )
+        assert result.exit_code == 2
+        assert "Invalid value for --plot" in _error_line(result)
+        assert message in result.output
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+
+    def test_plot_ticks_readable_at_k_200(self):
+        from focalentropy.cli import _class_ticks
+        from focalentropy.experiments._common import pyplot
+
+        _, ax = pyplot().subplots()
+        ax.bar(np.arange(200), np.ones(200))
+        _class_ticks(ax, [f"class_{i}" for i in range(200)])
+        labels = [t.get_text() for t in ax.get_xticklabels()]
+        assert 10 <= len(labels) <= 30
+        assert labels[:2] == ["class_0", "class_7"]
+        assert "one name every 7 classes" in ax.get_xlabel()
+
+
+class TestRecoverInput:
+    @pytest.fixture
+    def q(self):
+        rng = np.random.default_rng(2)
+        return minimizer(rng.dirichlet(np.ones(6), 200), 2.0)
+
+    def test_float32_npy(self, tmp_path, runner, q):
+        inp = tmp_path / "q.npy"
+        np.save(inp, q.astype(np.float32))
+        out = tmp_path / "p.npy"
+        result = invoke(runner, "recover", "--in", inp, "--gamma", "2", "--out", out)
+        assert result.exit_code == 0, result.output
+        np.testing.assert_allclose(np.load(out), recover(q, 2.0), atol=1e-5)
+
+    def test_csv_with_six_decimals(self, tmp_path, runner, q):
+        inp = tmp_path / "q.csv"
+        np.savetxt(inp, q, fmt="%.6f", delimiter=",")
+        out = tmp_path / "p.csv"
+        result = invoke(runner, "recover", "--in", inp, "--gamma", "2", "--out", out)
+        assert result.exit_code == 0, result.output
+        assert "whose sum differs from 1 by no more than the rounding" in result.output
+        np.testing.assert_allclose(np.loadtxt(out, delimiter=","), recover(q, 2.0), atol=2e-5)
+
+    def test_renormalize_and_from_logits(self, tmp_path, runner, q):
+        inp, out = tmp_path / "q.npy", tmp_path / "p.npy"
+        np.save(inp, q * 1.01)
+        result = invoke(runner, "recover", "--in", inp, "--gamma", "2", "--out", out)
+        assert result.exit_code == 2
+        line = _error_line(result)
+        assert "must sum to 1 along the class axis (row 0)" in line
+        assert "--renormalize rescales rows" in line
+        result = invoke(
+            runner, "recover", "--in", inp, "--gamma", "2", "--out", out, "--renormalize"
+        )
+        assert result.exit_code == 0, result.output
+        np.testing.assert_allclose(np.load(out), recover(q, 2.0), rtol=1e-10)
+        np.save(inp, np.log(q) + 3.0)  # logits
+        result = invoke(
+            runner, "recover", "--in", inp, "--gamma", "2", "--out", out, "--from-logits"
+        )
+        assert result.exit_code == 0, result.output
+        np.testing.assert_allclose(np.load(out), recover(q, 2.0), rtol=1e-9)
+        result = invoke(
+            runner, "recover", "--in", inp, "--gamma", "2", "--out", out,
+            "--from-logits", "--renormalize",
+        )  # fmt: skip
+        assert result.exit_code == 2
+        assert "--renormalize and --from-logits exclude each other" in result.output
+
+    def test_header_rules(self, tmp_path, runner):
+        out = tmp_path / "p.csv"
+        mixed = tmp_path / "mixed.csv"
+        mixed.write_text("a,0.5\n0.5,0.5\n")
+        result = invoke(runner, "recover", "--in", mixed, "--gamma", "2", "--out", out)
+        assert result.exit_code == 2
+        assert _error_line(result) == (
+            f"Error: Invalid value for --in: {mixed}, line 1: field 0 is not a number: 'a' "
+            "(declare a header row with --header)"
+        )
+        result = invoke(runner, "recover", "--in", mixed, "--header", "--gamma", "2", "--out", out)
+        assert result.exit_code == 0, result.output
+        assert out.read_text().splitlines() == ["a,0.5", "0.5,0.5"]
+        later = tmp_path / "later.csv"
+        later.write_text("p0,p1\n0.5,0.5\n0.25,x\n")
+        result = invoke(runner, "recover", "--in", later, "--gamma", "2", "--out", out)
+        assert result.exit_code == 2
+        assert f"{later}, line 3: field 1 is not a number: 'x'" in _error_line(result)
+
+    @pytest.mark.parametrize(
+        ("name", "make", "message"),
+        [
+            ("s.npy", lambda p: np.save(p, np.array([["0.5", "0.5"]])), "holds <U3 values"),
+            (
+                "o.npy",
+                lambda p: np.save(p, np.array([[0.5, None]], dtype=object), allow_pickle=True),
+                "holds Python objects (object dtype), not numbers",
+            ),
+            ("b.csv", lambda p: p.write_bytes(b"\x00\x01binary"), "contains NUL bytes"),
+            ("l.csv", lambda p: p.write_bytes(b"0.5,0.5\n\xe9\n"), "line 2: not UTF-8 text"),
+            ("t.npy", lambda p: p.write_bytes(b"garbage"), "not a readable .npy file"),
+            ("x.json", lambda p: p.write_text("[]"), "expected a .npy or .csv file"),
+        ],
+    )
+    def test_bad_files(self, tmp_path, runner, name, make, message):
+        path = tmp_path / name
+        make(path)
+        result = invoke(
+            runner, "recover", "--in", path, "--gamma", "2", "--out", tmp_path / "p.npy"
+        )
+        assert result.exit_code == 2
+        line = _error_line(result)
+        assert line.startswith(f"Error: Invalid value for --in: {path}")
+        assert message in line
+
+
+class TestRecoverOutput:
+    @pytest.fixture
+    def inp(self, tmp_path):
+        path = tmp_path / "q.npy"
+        np.save(path, minimizer(np.array([[0.6, 0.3, 0.1]]), 2.0))
+        return path
+
+    def test_exact_name(self, tmp_path, runner, inp):
+        out = tmp_path / "X.NPY"
+        result = invoke(runner, "recover", "--in", inp, "--gamma", "2", "--out", out)
+        assert result.exit_code == 0, result.output
+        assert result.output.splitlines()[-1] == f"written: {out}"
+        assert out.is_file()
+        assert not (tmp_path / "X.NPY.npy").exists()
+        np.testing.assert_allclose(np.load(out), [[0.6, 0.3, 0.1]], rtol=1e-10)
+
+    def test_checked_before_reading(self, tmp_path, runner):
+        (tmp_path / "afile").write_text("x")
+        bad_input = tmp_path / "bad.csv"
+        bad_input.write_text("not,numbers\n1,x\n")
+        out = tmp_path / "afile" / "p.npy"
+        result = invoke(runner, "recover", "--in", bad_input, "--gamma", "2", "--out", out)
+        assert result.exit_code == 2
+        assert _error_line(result) == (
+            f"Error: Invalid value for --out: {out}: {tmp_path / 'afile'} is a file, not a folder"
+        )
+
+    def test_interrupted_write_keeps_the_old_file(self, tmp_path, runner, inp, monkeypatch):
+        out = tmp_path / "p.npy"
+        out.write_bytes(b"old")
+
+        def half_then_full_disk(fh, arr, *args, **kwargs):
+            fh.write(b"\x93NUMPY\x01\x00half")
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(np, "save", half_then_full_disk)
+        result = invoke(runner, "recover", "--in", inp, "--gamma", "2", "--out", out)
+        assert result.exit_code == 2
+        assert _error_line(result) == (
+            f"Error: Invalid value for --out: cannot write {out}: No space left on device"
+        )
+        assert out.read_bytes() == b"old"
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["p.npy", "q.npy"]
+
+
+class TestReproduceChecks:
+    def test_out_under_a_file_fails_before_any_experiment(self, tmp_path, runner, monkeypatch):
+        from focalentropy.experiments import runner as runner_module
+
+        def must_not_run(*args, **kwargs):
+            raise AssertionError("an experiment ran")
+
+        monkeypatch.setattr(runner_module, "reproduce", must_not_run)
+        monkeypatch.setattr(runner_module, "run_suite", must_not_run)
+        (tmp_path / "afile").write_text("x")
+        result = invoke(
+            runner, "reproduce", "--out", tmp_path / "afile" / "sub", "--only", "theory"
+        )
+        assert result.exit_code == 2
+        assert _error_line(result) == (
+            f"Error: Invalid value for --out: {tmp_path / 'afile' / 'sub'}: "
+            f"{tmp_path / 'afile'} is a file, not a folder"
+        )
+
+    def test_unreachable_dask_scheduler(self, tmp_path, runner):
+        import socket
+
+        pytest.importorskip("distributed")
+        with socket.socket() as s:  # a port nothing listens on once closed
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        address = f"tcp://127.0.0.1:{port}"
+        result = invoke(
+            runner, "reproduce", "--backend", "dask", "--scheduler", address,
+            "--out", tmp_path / "out",
+        )  # fmt: skip
+        assert result.exit_code == 2
+        line = _error_line(result)
+        assert line.startswith(
+            f"Error: Invalid value for --scheduler: no Dask scheduler at '{address}'"
+        )
+
+    def test_results_json_is_valid_json(self, tmp_path):
+        from focalentropy.experiments import Claim, ExperimentResult
+        from focalentropy.experiments.runner import write_outputs
+
+        res = ExperimentResult(
+            "theory", 1, "t", "c", claims=[Claim.less("1.x", "s", "m", float("nan"), 1.0)]
+        )
+        write_outputs([res], tmp_path, {"mode": "quick", "seed": 0, "inf": float("inf")})
+        data = _strict_json((tmp_path / "results.json").read_text())
+        assert data["claims"][0]["value"] is None
+        assert data["config"]["inf"] is None
+        assert sorted(p.name for p in tmp_path.iterdir()) == [
+            "figures",
+            "report.html",
+            "results.json",
+        ]
+
+
+class TestReportErrors:
+    @pytest.mark.parametrize(
+        ("content", "message"),
+        [
+            (b'{"claims": [', "results.json: not valid JSON (Expecting value) (line 1)"),
+            (b"[1, 2]", "results.json: expected a JSON object, got a list"),
+            (b'{"claims": [{"id": "x"}]}', "results.json: claims[0] has no 'statement'"),
+            (b"\xff\xfe{}", "results.json: not UTF-8 text"),
+            (
+                b'{"experiments": [{"id": "x", "number": 1, "title": "t", "claim": "c", '
+                b'"passed": true, "claims": 5}]}',
+                "results.json: malformed content (TypeError",
+            ),
+        ],
+    )
+    def test_malformed_results(self, tmp_path, runner, content, message):
+        (tmp_path / "results.json").write_bytes(content)
+        result = invoke(runner, "report", tmp_path)
+        assert result.exit_code == 2
+        line = _error_line(result)
+        assert line.startswith("Error: Invalid value for OUT_DIR:")
+        assert message in line
+        assert not (tmp_path / "report.html").exists()

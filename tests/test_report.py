@@ -144,5 +144,97 @@ class TestRenderReport:
         assert "data:image/png;base64," in path.read_text(encoding="utf-8")
 
     def test_render_directory_without_results(self, tmp_path):
-        with pytest.raises(FileNotFoundError, match=r"no results\.json"):
+        with pytest.raises(FileNotFoundError, match=r"results\.json: not found"):
             report.render_directory(tmp_path)
+
+    def test_render_directory_malformed(self, tmp_path):
+        (tmp_path / "results.json").write_text('{"experiments": [{"id": "x"}]}')
+        with pytest.raises(report.ResultsFileError, match=r"experiments\[0\] has no 'number'"):
+            report.render_directory(tmp_path)
+        (tmp_path / "results.json").write_text("{")
+        with pytest.raises(ValueError, match=r"results\.json: not valid JSON"):
+            report.render_directory(tmp_path)
+
+
+class TestNarrowScreens:
+    def test_every_table_scrolls_inside_its_own_box(self):
+        import re
+
+        html = report.render_report(_summary())
+        tables = html.count("<table>")
+        assert tables == 4  # summary, two experiments' claims, one data table
+        assert html.count('<div class="table-wrap"><table>') == tables
+        css = re.search(r"<style>(.*)</style>", html, re.S).group(1)
+        assert ".table-wrap { overflow-x: auto;" in css
+        assert "@media (max-width: 640px)" in css
+
+
+class TestExperimentText:
+    def test_theory_caption_counts_come_from_the_configuration(self):
+        pytest.importorskip("matplotlib")
+        from focalentropy.experiments import theory
+
+        cfg = theory.default_config()
+        cfg.update(sweep_points=11, eps_points=5, zipf_classes=10, figures=False)
+        cfg.update(head_classes=4, tail_classes=3)
+        caption = theory.run(cfg).captions["ratio_vs_p.png"]
+        assert "4 head classes and a tail of 3 rare classes" in caption
+        assert "nine" not in caption
+
+    def test_real_data_tables_show_every_computed_map(self, monkeypatch):
+        pytest.importorskip("torch")
+        pytest.importorskip("matplotlib")
+        import numpy as np
+
+        from focalentropy._minimizer import minimizer
+        from focalentropy.experiments import long_tail, real_data
+
+        rng = np.random.default_rng(0)
+        p_ce = rng.dirichlet(np.ones(3), 40)
+        maps = ["raw", "recover", "recover(auto)", "temperature", "recover+temperature"]
+
+        def row(model, g, mp):
+            return {"model": model, "gamma": g, "map": mp, "accuracy": 0.9, "ece": 0.05,
+                    "nll": 0.3}  # fmt: skip
+
+        def fake(gammas, seed, quick, **kwargs):
+            rows = [row("cross-entropy", 0.0, "raw"), row("cross-entropy", 0.0, "temperature")]
+            rows += [row("focal", g, mp) for g in gammas for mp in maps]
+            fitted = {"ce": {"temperature": 1.3}}
+            fitted.update(
+                {
+                    g: {"temperature": 0.8, "temperature_after_recover": 1.2, "gamma_auto": 1.9}
+                    for g in gammas
+                }
+            )
+            check = {"tv_focal_vs_minimizer_of_ce": 0.05, "tv_focal_vs_ce": 0.1,
+                     "tv_recovered_vs_ce": 0.03}  # fmt: skip
+            return {
+                "rows": rows,
+                "labels": rng.integers(0, 3, 40),
+                "probs": {"ce": p_ce, **{g: minimizer(p_ce, g) for g in gammas}},
+                "fitted": fitted,
+                "argmax_preserved": True,
+                "minimizer_check": dict.fromkeys(gammas, check),
+                "counts": {"train": [10, 5, 1], "val": [4, 2, 1], "test": [20, 15, 5]},
+                "config": {"dataset": "fake", "imbalance_ratio": 10.0, "epochs": 1},
+            }
+
+        monkeypatch.setattr(long_tail, "run_long_tail_experiment", fake)
+        cfg = {**real_data.default_config(), "gammas": [2.0], "figures": False}
+        res = real_data.run(cfg)
+        calibration = next(t for t in res.tables if t.title.startswith("Calibration"))
+        assert [(r[0], r[2]) for r in calibration.rows] == [
+            ("cross-entropy", "raw"),
+            ("cross-entropy", "temperature"),
+            ("focal", "raw"),
+            ("focal", "temperature"),
+            ("focal", "recover"),
+            ("focal", "recover(auto)"),
+            ("focal", "recover+temperature"),
+        ]
+        fitted = next(t for t in res.tables if t.title.startswith("Fitted"))
+        assert fitted.rows == [[2.0, 0.8, 1.2, 1.9]]
+        html = report.render_report({"claims": [], "experiments": [res.to_dict()]})
+        assert "recover(auto)" in html
+        assert "T, temperature alone" in html

@@ -22,13 +22,27 @@ commands, so ``focalentropy --help`` is fast.
 
 from __future__ import annotations
 
-import csv
 import re
 import sys
 from pathlib import Path
 
 import click
 import numpy as np
+
+from ._io import (
+    InputError,
+    OutputError,
+    as_probabilities,
+    atomic_write,
+    check_output_dir,
+    check_output_file,
+    check_tcp_address,
+    dumps_json,
+    parse_numbers,
+    read_array,
+    read_counts,
+    write_array,
+)
 
 __all__ = ["main"]
 
@@ -46,132 +60,52 @@ def _console(stderr: bool = False):
 
 
 # ---------------------------------------------------------------------------
-# parsing helpers
+# errors: every bad file, path or option is a one-line message and exit status 2
 # ---------------------------------------------------------------------------
 
-
-def _parse_numbers(text: str, option: str) -> np.ndarray:
-    """``"0.7,0.2, 0.1"`` -> array; a clear error naming the option otherwise."""
-    items = [s for s in re.split(r"[,\s;]+", text.strip()) if s]
-    if not items:
-        raise click.BadParameter("empty; give comma-separated numbers", param_hint=option)
-    values = []
-    for i, s in enumerate(items):
-        try:
-            values.append(float(s))
-        except ValueError:
-            raise click.BadParameter(
-                f"must be comma-separated numbers; item {i} is {s!r}", param_hint=option
-            ) from None
-    arr = np.asarray(values, dtype=float)
-    if not np.all(np.isfinite(arr)):
-        raise click.BadParameter(f"must contain finite numbers, got {text!r}", param_hint=option)
-    return arr
+_NUMPY_SCALAR = re.compile(r"\bnp\.(?:float|int|uint|bool|complex)\w*\(([^()]*)\)")
 
 
-def _is_number(s: str) -> bool:
+def _plain(message: str) -> str:
+    """``np.float64(-2.0)`` -> ``-2.0`` in a library message shown to a user."""
+    return _NUMPY_SCALAR.sub(r"\1", message)
+
+
+def _bad(option: str, exc: Exception | str, hint: str = "") -> click.BadParameter:
+    """The option's error: exit status 2, a one-line message."""
+    return click.BadParameter(" ".join(str(exc).split("\n")) + hint, param_hint=option)
+
+
+def _library_error(option: str, exc: Exception, prefix: str = "", hint: str = ""):
+    """A library function's ValueError/TypeError shown as the error of ``option``."""
+    return _bad(option, prefix + _plain(str(exc)), hint)
+
+
+def _checked_gamma(gamma: float) -> float:
+    from ._validation import check_gamma
+
     try:
-        float(s)
-    except ValueError:
-        return False
-    return True
+        return check_gamma(gamma)
+    except (TypeError, ValueError) as exc:
+        raise _library_error("--gamma", exc) from None
 
 
-def read_counts_csv(path) -> tuple[np.ndarray, list[str] | None]:
-    """Read class counts from a CSV file.
+def _parsed(text: str, option: str, *, positive: bool = False) -> np.ndarray:
+    try:
+        return parse_numbers(text, positive=positive)
+    except InputError as exc:
+        raise _bad(option, exc) from None
 
-    Accepted layouts (an optional non-numeric header row is skipped):
 
-    * two columns ``class,count`` (one class per row);
-    * one column of counts;
-    * one row of counts (a header row, if any, gives the class names).
-
-    Parameters
-    ----------
-    path : path-like
-
-    Returns
-    -------
-    counts : ndarray, shape (K,)
-    names : list of str or None
-        Class names when the file provides them.
+def read_counts_csv(path, header: bool | None = None) -> tuple[np.ndarray, list[str] | None]:
+    """Class counts and names from a CSV file (see :func:`focalentropy._io.read_counts`).
 
     Raises
     ------
     ValueError
-        If the file has no counts, a count is not a number, negative, or all are zero.
+        (an ``InputError``) naming the file and line.
     """
-    with open(path, newline="", encoding="utf-8") as fh:
-        rows = [[c.strip() for c in row] for row in csv.reader(fh)]
-    rows = [r for r in rows if any(r)]
-    if not rows:
-        raise ValueError(f"{path}: no counts found (empty file)")
-    names: list[str] | None = None
-    header: list[str] | None = None
-    if not all(_is_number(c) for c in rows[0] if c):
-        header, rows = rows[0], rows[1:]
-    if not rows:
-        raise ValueError(f"{path}: only a header row, no counts")
-    if (len(rows) == 1 and len(rows[0]) > 2) or (len(rows) == 1 and header and len(header) > 2):
-        cells = rows[0]
-        names = header if header and len(header) == len(cells) else None
-    elif all(len(r) >= 2 for r in rows):
-        names = [r[0] for r in rows]
-        cells = [r[-1] for r in rows]
-    elif all(len(r) == 1 for r in rows):
-        cells = [r[0] for r in rows]
-    else:
-        raise ValueError(
-            f"{path}: expected 'class,count' rows, one column of counts or one row of counts"
-        )
-    counts = []
-    for i, c in enumerate(cells):
-        if not _is_number(c):
-            raise ValueError(f"{path}: count {i} is not a number: {c!r}")
-        counts.append(float(c))
-    arr = np.asarray(counts, dtype=float)
-    bad = ~(arr >= 0) | ~np.isfinite(arr)
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise ValueError(f"{path}: counts must be finite and >= 0; count {i} is {cells[i]!r}")
-    if arr.sum() <= 0:
-        raise ValueError(f"{path}: the counts sum to 0")
-    return arr, names
-
-
-def _load_probabilities(path: Path):
-    """Load an (n, K) or (K,) array from ``.npy`` or ``.csv``; returns (array, header)."""
-    suffix = path.suffix.lower()
-    if suffix == ".npy":
-        try:
-            arr = np.load(path, allow_pickle=False)
-        except Exception as exc:
-            raise click.BadParameter(
-                f"cannot read {path} as .npy: {exc}", param_hint="--in"
-            ) from None
-        return np.asarray(arr, dtype=float), None
-    if suffix in (".csv", ".txt"):
-        with open(path, newline="", encoding="utf-8") as fh:
-            rows = [[c.strip() for c in r] for r in csv.reader(fh) if any(c.strip() for c in r)]
-        if not rows:
-            raise click.BadParameter(f"{path} is empty", param_hint="--in")
-        header = None
-        if not all(_is_number(c) for c in rows[0]):
-            header, rows = rows[0], rows[1:]
-        widths = {len(r) for r in rows}
-        if len(widths) != 1:
-            raise click.BadParameter(
-                f"{path}: rows have different numbers of columns {sorted(widths)}",
-                param_hint="--in",
-            )
-        try:
-            arr = np.asarray([[float(c) for c in r] for r in rows], dtype=float)
-        except ValueError as exc:
-            raise click.BadParameter(f"{path}: {exc}", param_hint="--in") from None
-        return arr, header
-    raise click.BadParameter(
-        f"{path}: expected a .npy or .csv file, got {suffix or 'no suffix'!r}", param_hint="--in"
-    )
+    return read_counts(path, header=header)
 
 
 # ---------------------------------------------------------------------------
@@ -253,8 +187,12 @@ def reproduce(out_dir, quick, jobs, seed, backend, scheduler, only):
         raise click.UsageError("--backend dask needs --scheduler ADDRESS (the Dask scheduler)")
     if scheduler and backend != "dask":
         raise click.UsageError("--scheduler is only used with --backend dask")
-    if out_dir.exists() and not out_dir.is_dir():
-        raise click.BadParameter(f"{out_dir} exists and is not a directory", param_hint="--out")
+    try:  # before any experiment runs: a bad --out must not cost a 30-minute run
+        check_output_dir(out_dir)
+    except OutputError as exc:
+        raise _bad("--out", exc) from None
+    if backend == "dask":
+        _check_dask(scheduler)
 
     from rich.progress import (
         BarColumn,
@@ -299,20 +237,39 @@ def reproduce(out_dir, quick, jobs, seed, backend, scheduler, only):
             done_count[0] += 1
             console.print(f"[{done_count[0]}/{len(tasks)}] {name}: done")
 
-    with progress:
-        summary = run(
-            out_dir,
-            quick=quick,
-            seed=seed,
-            jobs=jobs,
-            backend=backend,
-            scheduler=scheduler,
-            only=only or None,
-            progress=on_progress,
-        )
+    try:
+        with progress:
+            summary = run(
+                out_dir,
+                quick=quick,
+                seed=seed,
+                jobs=jobs,
+                backend=backend,
+                scheduler=scheduler,
+                only=only or None,
+                progress=on_progress,
+            )
+    except OSError as exc:  # the experiments' own errors are reported in the table
+        if exc.filename is not None:
+            raise _bad("--out", f"cannot write {exc.filename}: {exc.strerror or exc}") from None
+        if backend == "dask":
+            raise _bad("--scheduler", f"the Dask scheduler at {scheduler} failed: {exc}") from None
+        raise
     _print_summary(console, summary, out_dir)
     if not summary["passed"]:
         sys.exit(1)
+
+
+def _check_dask(scheduler: str) -> None:
+    """dask.distributed is installed and the scheduler answers (before any work)."""
+    import importlib.util
+
+    if importlib.util.find_spec("distributed") is None:
+        raise _bad("--backend", "dask needs dask.distributed: pip install 'focal-entropy[dask]'")
+    try:
+        check_tcp_address(scheduler, default_port=8786)
+    except InputError as exc:
+        raise _bad("--scheduler", f"no Dask scheduler at {scheduler!r}: {exc}") from None
 
 
 def _print_summary(console, summary: dict, out_dir: Path) -> None:
@@ -360,6 +317,12 @@ def _print_summary(console, summary: dict, out_dir: Path) -> None:
 # minimize
 # ---------------------------------------------------------------------------
 
+_HEADER_OPTION = click.option(
+    "--header/--no-header",
+    default=None,
+    help="The CSV's first row is / is not a header. Default: a header only if it cannot be data.",
+)
+
 
 @main.command(context_settings=_CONTEXT)
 @click.option("--p", "p_text", metavar="P1,P2,...", help="Class probabilities (sum to 1).")
@@ -369,6 +332,7 @@ def _print_summary(console, summary: dict, out_dir: Path) -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="CSV of class counts of a data set (class,count rows; or one row/column of counts).",
 )
+@_HEADER_OPTION
 @click.option("--gamma", type=float, required=True, help="Focusing parameter gamma >= 0.")
 @click.option("--alpha", metavar="A1,A2,...", help="Positive class weights (one per class).")
 @click.option("--names", metavar="N1,N2,...", help="Class names (default: from the CSV or 0..K-1).")
@@ -376,15 +340,33 @@ def _print_summary(console, summary: dict, out_dir: Path) -> None:
     "--plot",
     "plot_path",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Draw the regimes (G(p), lam, the classes, P vs Q*) to this image file.",
+    help="Draw the regimes (G(p), lam, the classes, P vs Q*) to exactly this file; "
+    "the suffix is the format (.png, .svg, .pdf, ...).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the table as JSON instead.")
-def minimize(p_text, counts_path, gamma, alpha, names, plot_path, as_json):
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the table as JSON instead (valid JSON: NaN and infinities are null).",
+)
+def minimize(p_text, counts_path, header, gamma, alpha, names, plot_path, as_json):
     """The focal minimizer Q* of a distribution P and where it amplifies or suppresses.
 
     Prints, per class, P, Q*, Q*/P, G(P) and the label (amplified, suppressed,
-    over-suppressed), then the multiplier lam, G_max, p_low and p_high
-    (THEORY.md sections 3-4).
+    over-suppressed), then the multiplier lam, G_max, p_low and p_high.
+
+    \b
+    --counts CSV layouts: 'class,count' rows, one column of counts, or one row
+    of counts. The first row is a header only if its count field is not a
+    number (or with --header); any other bad row is an error naming its line.
+
+    \b
+    --json prints {"classes": [{"class", "p", "q_star", "ratio", "G", "label"}, ...],
+    "gamma", "lambda", "g_max", "p_low", "p_high", "over_suppression", "weighted",
+    "reference"}; undefined or non-finite values (Q*/P of a class with P = 0, an
+    absent p_low) are null. With --alpha each class also has "w" (the target
+    w = normalize(alpha * P)) and "ratio_p" (Q*/P), and "ratio", "G" and "label"
+    all refer to w ("reference": "w").
 
     \b
     Example:
@@ -393,95 +375,123 @@ def minimize(p_text, counts_path, gamma, alpha, names, plot_path, as_json):
     """
     if (p_text is None) == (counts_path is None):
         raise click.UsageError("give exactly one of --p and --counts")
+    if header is not None and counts_path is None:
+        raise click.UsageError("--header/--no-header only apply to --counts")
+    plot_format = _check_plot_path(plot_path) if plot_path is not None else None
+    gamma = _checked_gamma(gamma)
+    source = "--p" if p_text is not None else "--counts"
     csv_names = None
     if p_text is not None:
-        p = _parse_numbers(p_text, "--p")
-        total = float(p.sum())
+        p = _parsed(p_text, "--p")
         if np.any(p < 0):
-            raise click.BadParameter(
-                f"probabilities must be >= 0; item {int(np.argmax(p < 0))} is "
-                f"{p[np.argmax(p < 0)]:g}",
-                param_hint="--p",
-            )
+            i = int(np.argmax(p < 0))
+            raise _bad("--p", f"probabilities must be >= 0; item {i} is {float(p[i]):g}")
+        total = float(p.sum())
         if abs(total - 1.0) > 1e-6:
-            raise click.BadParameter(
+            raise _bad(
+                "--p",
                 f"probabilities must sum to 1, they sum to {total:.6g} "
                 "(use --counts for unnormalised counts)",
-                param_hint="--p",
             )
         p = p / total
     else:
         try:
-            counts, csv_names = read_counts_csv(counts_path)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise click.BadParameter(str(exc), param_hint="--counts") from None
+            counts, csv_names = read_counts(counts_path, header=header)
+        except InputError as exc:
+            raise _bad("--counts", exc) from None
         p = counts / counts.sum()
     if p.size < 2:
-        raise click.BadParameter("need at least 2 classes", param_hint="--p/--counts")
+        raise _bad(source, f"need at least 2 classes, got {p.size}")
     alpha_arr = None
     if alpha is not None:
-        alpha_arr = _parse_numbers(alpha, "--alpha")
+        alpha_arr = _parsed(alpha, "--alpha", positive=True)
         if alpha_arr.size not in (1, p.size):
-            raise click.BadParameter(
-                f"expected 1 or {p.size} weights, got {alpha_arr.size}", param_hint="--alpha"
-            )
+            raise _bad("--alpha", f"expected 1 or {p.size} weights, got {alpha_arr.size}")
     class_names = csv_names
     if names is not None:
         class_names = [s.strip() for s in names.split(",")]
         if len(class_names) != p.size:
-            raise click.BadParameter(
-                f"expected {p.size} names, got {len(class_names)}", param_hint="--names"
-            )
+            raise _bad("--names", f"expected {p.size} names, got {len(class_names)}")
     class_names = class_names or [str(i) for i in range(p.size)]
 
     from ._regimes import regimes
 
-    try:
+    try:  # gamma and alpha are checked above: what is left is the distribution's
         res = regimes(p, gamma, alpha=alpha_arr)
     except (ValueError, TypeError) as exc:
-        hint = "--gamma" if "gamma" in str(exc) else ("--alpha" if "alpha" in str(exc) else None)
-        raise click.BadParameter(str(exc), param_hint=hint) from None
-    q = np.asarray(res.minimizer, dtype=float)
-    labels = [str(s) for s in np.asarray(res.labels)]
-    lam = float(np.asarray(res.multiplier))
-    p_low, p_high = float(np.asarray(res.p_low)), float(np.asarray(res.p_high))
+        raise _library_error(source, exc) from None
+    rows, info = _regimes_rows(res, p, gamma, class_names, weighted=alpha_arr is not None)
+    if as_json:
+        click.echo(dumps_json({"classes": rows, **info}))
+    else:
+        _print_regimes(rows, info)
+    if plot_path is not None:
+        q = np.asarray(res.minimizer, dtype=float)
+        target = np.asarray(res.p, dtype=float)
+        labels = [r["label"] for r in rows]
+        try:
+            _plot_regimes(plot_path, plot_format, p, q, target, labels, class_names, info)
+        except OSError as exc:
+            raise _bad("--plot", f"cannot write {plot_path}: {exc.strerror or exc}") from None
+        if not as_json:
+            click.echo(f"plot: {plot_path}")
+
+
+def _check_plot_path(path: Path) -> str:
+    """The image format of ``--plot`` (its suffix); the path must be writable."""
+    try:
+        from matplotlib.backend_bases import FigureCanvasBase
+    except ImportError:  # pragma: no cover - matplotlib is a dependency
+        raise _bad("--plot", "drawing needs matplotlib: pip install matplotlib") from None
+    formats = sorted(FigureCanvasBase.get_supported_filetypes())
+    fmt = path.suffix.lower().lstrip(".")
+    if fmt not in formats:
+        got = f"suffix {path.suffix!r}" if path.suffix else "no suffix"
+        raise _bad(
+            "--plot",
+            f"{path}: unknown image format ({got}); use one of "
+            + ", ".join("." + f for f in formats),
+        )
+    try:
+        check_output_file(path)
+    except OutputError as exc:
+        raise _bad("--plot", exc) from None
+    return fmt
+
+
+def _regimes_rows(res, p, gamma, class_names, *, weighted: bool):
+    """Per-class rows and the summary of a ``RegimesResult``, as builtins (JSON-ready)."""
     from ._loss import gradient_weight
 
-    target = np.asarray(res.p, dtype=float)  # P, or normalize(alpha * P)
+    q = np.asarray(res.minimizer, dtype=float)
+    labels = [str(s) for s in np.asarray(res.labels)]
+    target = np.asarray(res.p, dtype=float)  # P, or w = normalize(alpha * P)
     g_of_target = gradient_weight(target, gamma)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(p > 0, q / p, np.nan)
-    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio_p = np.where(p > 0, q / p, np.nan)
         ratio_w = np.where(target > 0, q / target, np.nan)
     rows = []
     for k in range(p.size):
         row = {"class": class_names[k], "p": float(p[k])}
-        if alpha_arr is not None:
-            row["w"] = float(target[k])
-        row.update(q_star=float(q[k]), ratio=float(ratio[k]))
-        if alpha_arr is not None:
-            row["ratio_w"] = float(ratio_w[k])
+        if weighted:  # ratio, G and label all refer to the target w
+            row.update(w=float(target[k]), q_star=float(q[k]), ratio=float(ratio_w[k]))
+            row["ratio_p"] = float(ratio_p[k])
+        else:
+            row.update(q_star=float(q[k]), ratio=float(ratio_p[k]))
         row.update(G=float(g_of_target[k]), label=labels[k])
         rows.append(row)
+    p_low, p_high = float(np.asarray(res.p_low)), float(np.asarray(res.p_high))
     info = {
         "gamma": float(gamma),
-        "lambda": lam,
+        "lambda": float(np.asarray(res.multiplier)),
         "g_max": float(res.g_max),
         "p_low": None if np.isnan(p_low) else p_low,
         "p_high": None if np.isnan(p_high) else p_high,
         "over_suppression": bool(np.asarray(res.over_suppression)),
-        "weighted": alpha_arr is not None,
+        "weighted": weighted,
+        "reference": "w" if weighted else "p",
     }
-    if as_json:
-        import json
-
-        click.echo(json.dumps({"classes": rows, **info}, indent=2))
-    else:
-        _print_regimes(rows, info)
-    if plot_path is not None:
-        _plot_regimes(plot_path, p, q, target, labels, class_names, info)
-        if not as_json:
-            click.echo(f"plot: {plot_path}")
+    return rows, info
 
 
 def _print_regimes(rows, info) -> None:
@@ -502,8 +512,10 @@ def _print_regimes(rows, info) -> None:
         c = colour.get(r["label"], "")
         cells = [str(r["class"]), f"{r['p']:.6g}"]
         cells += [f"{r['w']:.6g}"] if weighted else []
-        cells += [f"{r['q_star']:.6g}", f"{r['ratio']:.4f}"]
-        cells += [f"{r['ratio_w']:.4f}"] if weighted else []
+        if weighted:
+            cells += [f"{r['q_star']:.6g}", f"{r['ratio_p']:.4f}", f"{r['ratio']:.4f}"]
+        else:
+            cells += [f"{r['q_star']:.6g}", f"{r['ratio']:.4f}"]
         cells += [f"{r['G']:.4f}", f"[{c}]{r['label']}[/{c}]" if c else r["label"]]
         table.add_row(*cells)
     console.print(table)
@@ -527,7 +539,7 @@ def _print_regimes(rows, info) -> None:
         )
 
 
-def _plot_regimes(path: Path, p, q, target, labels, names, info) -> None:
+def _plot_regimes(path: Path, fmt: str, p, q, target, labels, names, info) -> None:
     from ._loss import gradient_weight
     from .experiments._common import pyplot
 
@@ -573,15 +585,37 @@ def _plot_regimes(path: Path, p, q, target, labels, names, info) -> None:
     x = np.arange(p.size)
     ax1.bar(x - 0.2, p, 0.4, label="P", color="0.6")
     ax1.bar(x + 0.2, q, 0.4, label="Q*", color=[colors.get(lab, "k") for lab in labels])
-    ax1.set_xticks(x, [str(n) for n in names], rotation=45 if p.size > 8 else 0)
+    _class_ticks(ax1, [str(n) for n in names])
     if p.max() / max(p[p > 0].min(), 1e-300) > 50:
         ax1.set_yscale("log")
-    ax1.set_xlabel("class")
+    if len(names) <= _MAX_TICK_LABELS:
+        ax1.set_xlabel("class")
     ax1.set_ylabel("probability")
     ax1.set_title("P and the focal minimizer Q* (coloured by regime)")
     ax1.legend(fontsize=8)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    with atomic_write(path, binary=True) as fh:  # exactly `path`, whatever its suffix
+        fig.savefig(fh, format=fmt, dpi=110, bbox_inches="tight")
+
+
+#: At most this many class names under the bar chart; more would overlap.
+_MAX_TICK_LABELS = 30
+
+
+def _class_ticks(ax, names: list[str]) -> None:
+    """Readable class ticks at any K: every name up to 30 classes, else every n-th."""
+    k = len(names)
+    step = -(-k // _MAX_TICK_LABELS)  # ceil
+    shown = np.arange(0, k, step)
+    long_names = max((len(n) for n in names), default=0) > 3
+    rotation = 90 if step > 1 or (k > 8 and long_names) else (45 if k > 8 else 0)
+    ax.set_xticks(
+        shown,
+        [names[i][:12] + ("…" if len(names[i]) > 12 else "") for i in shown],
+        rotation=rotation,
+        fontsize=8 if k > 8 else None,
+    )
+    if step > 1:
+        ax.set_xlabel(f"class (one name every {step} classes; K = {k})")
 
 
 # ---------------------------------------------------------------------------
@@ -595,15 +629,16 @@ def _plot_regimes(path: Path, p, q, target, labels, names, info) -> None:
     "in_path",
     required=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="A model's probabilities, shape (n, K): .npy or .csv (optional header row).",
+    help="A model's probabilities (or logits), shape (n, K): .npy or .csv.",
 )
+@_HEADER_OPTION
 @click.option("--gamma", type=float, required=True, help="The gamma the model was trained with.")
 @click.option(
     "--out",
     "out_path",
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Where to write the recovered probabilities (.npy or .csv).",
+    help="Write the recovered probabilities to exactly this file (.npy or .csv).",
 )
 @click.option("--alpha", metavar="A1,A2,...", help="Class weights used in training.")
 @click.option(
@@ -613,61 +648,90 @@ def _plot_regimes(path: Path, p, q, target, labels, names, info) -> None:
     show_default=True,
     help="softmax focal loss (rows sum to 1) or one-vs-rest sigmoid focal loss.",
 )
-def recover(in_path, gamma, out_path, alpha, kind):
+@click.option(
+    "--renormalize",
+    is_flag=True,
+    help="Rescale every row to sum to 1 (for rows off by more than their precision).",
+)
+@click.option(
+    "--from-logits",
+    is_flag=True,
+    help="The input holds logits: softmax (sigmoid for --kind sigmoid) is applied first.",
+)
+def recover(in_path, header, gamma, out_path, alpha, kind, renormalize, from_logits):
     """Map a focal-trained model's probabilities back to class probabilities.
 
-    Applies the closed-form inverse of the focal minimizer (THEORY.md section 3),
+    Applies the closed-form inverse of the focal minimizer,
     P(x) ∝ 1 / (alpha_x phi(Q(x))), to every row of the input.
+
+    \b
+    Input: a .npy array keeps its dtype, so float32 rows need to sum to 1 only
+    to float32 precision; CSV rows whose sum is off by no more than the
+    rounding of their printed digits (e.g. %.6f) are rescaled (and counted in
+    the output). In a CSV the first row is a header only if no field in it is
+    a number (or with --header); any other bad row is an error naming its line.
+    Output: written to exactly --out (no suffix added), atomically; a CSV gets
+    the input's header row.
 
     \b
     Example:
       focalentropy recover --in test_probs.npy --gamma 2 --out recovered.npy
+      focalentropy recover --in test_logits.csv --from-logits --gamma 2 --out p.csv
     """
-    if out_path.suffix.lower() not in (".npy", ".csv"):
-        raise click.BadParameter(
-            f"must end in .npy or .csv, got {out_path.name!r}", param_hint="--out"
+    if renormalize and from_logits:
+        raise click.UsageError("--renormalize and --from-logits exclude each other")
+    if renormalize and kind == "sigmoid":
+        raise click.UsageError("--renormalize applies to --kind softmax (rows that sum to 1)")
+    try:
+        check_output_file(out_path, suffixes=(".npy", ".csv"))
+    except OutputError as exc:
+        raise _bad("--out", exc) from None
+    gamma = _checked_gamma(gamma)
+    try:
+        data = read_array(in_path, header=header)
+        values, rescaled = as_probabilities(
+            data, kind=kind, renormalize=renormalize, from_logits=from_logits
         )
-    arr, header = _load_probabilities(in_path)
-    if arr.ndim not in (1, 2) or arr.size == 0:
-        raise click.BadParameter(
-            f"expected an (n, K) array of probabilities, got shape {arr.shape}", param_hint="--in"
-        )
-    alpha_arr = None
+    except InputError as exc:
+        raise _bad("--in", exc) from None
+    n_classes = values.shape[-1]
+    alpha_arg = None
     if alpha is not None:
-        alpha_arr = _parse_numbers(alpha, "--alpha")
-        if kind == "softmax" and alpha_arr.size not in (1, arr.shape[-1]):
-            raise click.BadParameter(
-                f"expected 1 or {arr.shape[-1]} weights, got {alpha_arr.size}",
-                param_hint="--alpha",
-            )
+        alpha_arr = _parsed(alpha, "--alpha", positive=True)
+        if kind == "softmax" and alpha_arr.size not in (1, n_classes):
+            raise _bad("--alpha", f"expected 1 or {n_classes} weights, got {alpha_arr.size}")
         if kind == "sigmoid":
+            from ._validation import check_sigmoid_alpha
+
             if alpha_arr.size != 1:
-                raise click.BadParameter(
-                    "the sigmoid kind takes one alpha in (0, 1)", param_hint="--alpha"
-                )
-            alpha_arr = float(alpha_arr[0])
+                raise _bad("--alpha", "the sigmoid kind takes one alpha in (0, 1)")
+            try:
+                alpha_arg = check_sigmoid_alpha(float(alpha_arr[0]))
+            except (TypeError, ValueError) as exc:
+                raise _library_error("--alpha", exc) from None
+        else:
+            alpha_arg = alpha_arr
 
     from ._minimizer import recover as recover_map
 
-    try:
-        out = recover_map(arr, gamma, alpha=alpha_arr, kind=kind)
+    try:  # gamma and alpha are checked above: what is left is the input's
+        out = np.asarray(recover_map(values, gamma, alpha=alpha_arg, kind=kind), dtype=float)
     except (ValueError, TypeError) as exc:
         hint = (
-            "--gamma" if "`gamma`" in str(exc) else ("--alpha" if "alpha" in str(exc) else "--in")
+            ""
+            if (renormalize or from_logits)
+            else (
+                " (--renormalize rescales rows to sum to 1; --from-logits takes logits)"
+                if kind == "softmax"
+                else " (--from-logits takes logits)"
+            )
         )
-        raise click.BadParameter(str(exc), param_hint=hint) from None
-    out = np.asarray(out, dtype=float)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    if out_path.suffix.lower() == ".npy":
-        np.save(out_path, out)
-    else:
-        with open(out_path, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh)
-            if header is not None:
-                writer.writerow(header)
-            for row in np.atleast_2d(out):
-                writer.writerow([repr(float(v)) for v in row])
-    rows = np.atleast_2d(arr)
+        raise _library_error("--in", exc, f"{in_path}: ", hint) from None
+    try:
+        write_array(out_path, out, header=data.header if data.lines is not None else None)
+    except OSError as exc:
+        raise _bad("--out", f"cannot write {out_path}: {exc.strerror or exc}") from None
+    rows = np.atleast_2d(values).astype(float)
     rec = np.atleast_2d(out)
     msg = f"recovered {rows.shape[0]} row(s) of {rows.shape[1]} classes (gamma = {gamma:g}, {kind})"
     if kind == "softmax":
@@ -675,6 +739,11 @@ def recover(in_path, gamma, out_path, alpha, kind):
         tv = float(0.5 * np.abs(rec - rows).sum(-1).mean())
         msg += f"; mean change (total variation) {tv:.4g}; argmax unchanged: {same}"
     click.echo(msg)
+    if rescaled:
+        click.echo(
+            f"note: rescaled {rescaled} row(s) whose sum differs from 1 by no more than the "
+            "rounding of their printed digits"
+        )
     click.echo(f"written: {out_path}")
 
 
@@ -686,13 +755,18 @@ def recover(in_path, gamma, out_path, alpha, kind):
 @main.command(context_settings=_CONTEXT)
 @click.argument("out_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 def report(out_dir):
-    """Re-render OUT_DIR/report.html from OUT_DIR/results.json and OUT_DIR/figures."""
-    from .report import render_directory
+    """Re-render OUT_DIR/report.html from OUT_DIR/results.json and OUT_DIR/figures.
+
+    A missing or malformed results.json is an error (exit status 2) naming it.
+    """
+    from .report import ResultsFileError, render_directory
 
     try:
         path = render_directory(out_dir)
-    except (FileNotFoundError, ValueError, KeyError) as exc:
-        raise click.ClickException(str(exc)) from None
+    except ResultsFileError as exc:
+        raise _bad("OUT_DIR", exc) from None
+    except OSError as exc:
+        raise _bad("OUT_DIR", f"cannot write {exc.filename or out_dir}: {exc.strerror}") from None
     click.echo(f"report: {path}")
 
 

@@ -17,7 +17,13 @@ import math
 from pathlib import Path
 from typing import Any
 
-__all__ = ["format_value", "render_directory", "render_report", "write_report"]
+__all__ = [
+    "ResultsFileError",
+    "format_value",
+    "render_directory",
+    "render_report",
+    "write_report",
+]
 
 _CSS = """
 :root { --pass: #1a7f37; --fail: #cf222e; --muted: #57606a; --line: #d0d7de; }
@@ -25,6 +31,8 @@ _CSS = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 0;
        color: #1f2328; background: #f6f8fa; line-height: 1.45; }
 main { max-width: 1180px; margin: 0 auto; padding: 24px 28px 60px; background: #fff; }
+.table-wrap { overflow-x: auto; -webkit-overflow-scrolling: touch; margin: 8px 0 18px; }
+.table-wrap > table { margin: 0; }
 h1 { margin: 0 0 4px; font-size: 1.8em; }
 h2 { margin-top: 2.2em; border-bottom: 2px solid var(--line); padding-bottom: 6px; }
 h3 { margin-bottom: 6px; font-size: 1.05em; }
@@ -47,7 +55,15 @@ figcaption { color: var(--muted); font-size: 0.9em; margin-top: 4px; }
 .notes { background: #fff8c5; border-left: 4px solid #d4a72c; padding: 8px 14px; }
 pre { background: #f6f8fa; padding: 10px; overflow-x: auto; font-size: 0.8em; }
 details summary { cursor: pointer; color: var(--muted); }
-nav a { margin-right: 14px; }
+nav a { margin-right: 14px; display: inline-block; }
+code { overflow-wrap: anywhere; }
+@media (max-width: 640px) {
+  main { padding: 14px 10px 40px; }
+  h1 { font-size: 1.4em; }
+  table { font-size: 0.8em; width: auto; min-width: 100%; }
+  th, td { padding: 3px 5px; }
+  td:not(.num) { min-width: 7em; }
+}
 """
 
 
@@ -104,13 +120,18 @@ def _claims_table(claims: list[dict], link: bool = False) -> str:
             f"<td>{_badge(bool(c['passed']))}</td></tr>"
         )
     out.append("</table>")
-    return "\n".join(out)
+    return _wrap("\n".join(out))
 
 
 def _table(t: dict) -> str:
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in t["columns"])
     body = "\n".join("<tr>" + "".join(_cell(v) for v in row) + "</tr>" for row in t["rows"])
-    return f"<h3>{html.escape(t['title'])}</h3><table><tr>{head}</tr>\n{body}</table>"
+    return f"<h3>{html.escape(t['title'])}</h3>" + _wrap(f"<table><tr>{head}</tr>\n{body}</table>")
+
+
+def _wrap(table: str) -> str:
+    """A table inside a horizontally scrolling box (narrow screens scroll, not overflow)."""
+    return f'<div class="table-wrap">{table}</div>'
 
 
 def _figure(name: str, png: bytes | None, caption: str) -> str:
@@ -229,20 +250,73 @@ def render_report(
 
 
 def write_report(summary: dict[str, Any], path, *, figure_dir=None, figures=None) -> Path:
-    """Render :func:`render_report` to ``path`` (UTF-8) and return the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
-        render_report(summary, figure_dir=figure_dir, figures=figures), encoding="utf-8"
-    )
-    return path
+    """Render :func:`render_report` to ``path`` (UTF-8, written atomically) and return the path."""
+    from ._io import write_text
+
+    return write_text(path, render_report(summary, figure_dir=figure_dir, figures=figures))
+
+
+class ResultsFileError(ValueError):
+    """A ``results.json`` that is missing or cannot be rendered (``.path``: the file)."""
+
+    def __init__(self, reason: str, *, path):
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+class _MissingResultsError(ResultsFileError, FileNotFoundError):
+    """No ``results.json`` (also a ``FileNotFoundError``, as before)."""
+
+
+_REQUIRED = {
+    "claims": ("id", "statement", "metric", "value", "threshold", "passed"),
+    "experiments": ("id", "number", "title", "claim", "passed"),
+}
+
+
+def _check_summary(summary: Any, path: Path) -> None:
+    """Raise :class:`ResultsFileError` naming the first entry the report cannot use."""
+    if not isinstance(summary, dict):
+        raise ResultsFileError(f"expected a JSON object, got a {type(summary).__name__}", path=path)
+    for key, fields in _REQUIRED.items():
+        entries = summary.get(key, [])
+        if not isinstance(entries, list):
+            raise ResultsFileError(f"{key!r} must be a list", path=path)
+        for i, entry in enumerate(entries):
+            missing = [f for f in fields if not isinstance(entry, dict) or f not in entry]
+            if missing:
+                raise ResultsFileError(f"{key}[{i}] has no {missing[0]!r}", path=path)
 
 
 def render_directory(out_dir) -> Path:
-    """Re-render ``out_dir/report.html`` from ``out_dir/results.json`` and ``out_dir/figures``."""
+    """Re-render ``out_dir/report.html`` from ``out_dir/results.json`` and ``out_dir/figures``.
+
+    Raises
+    ------
+    ResultsFileError
+        If ``results.json`` is missing, is not valid JSON or lacks what the report shows.
+    """
+    from ._io import InputError, read_json
+
     out = Path(out_dir)
     results = out / "results.json"
     if not results.is_file():
-        raise FileNotFoundError(f"no results.json in {out}")
-    summary = json.loads(results.read_text(encoding="utf-8"))
-    return write_report(summary, out / "report.html", figure_dir=out / "figures")
+        raise _MissingResultsError(
+            "not found; `focalentropy reproduce --out DIR` writes it", path=results
+        )
+    try:
+        summary = read_json(results)
+    except InputError as exc:
+        where = f" (line {exc.line})" if exc.line is not None else ""
+        raise ResultsFileError(exc.reason + where, path=results) from None
+    _check_summary(summary, results)
+    try:
+        page = render_report(summary, figure_dir=out / "figures")
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise ResultsFileError(
+            f"malformed content ({type(exc).__name__}: {exc})", path=results
+        ) from None
+    from ._io import write_text
+
+    return write_text(out / "report.html", page)

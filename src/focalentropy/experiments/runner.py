@@ -11,7 +11,6 @@ same numbers whatever ``jobs`` and backend.
 from __future__ import annotations
 
 import importlib
-import json
 import platform
 import time
 import traceback
@@ -254,6 +253,7 @@ def write_outputs(
         The content of ``results.json``.
     """
     from .. import report as report_module
+    from .._io import write_bytes, write_json
 
     out = Path(out_dir)
     fig_dir = out / "figures"
@@ -266,7 +266,7 @@ def write_outputs(
             if fname in seen:
                 raise ValueError(f"figure name {fname!r} used by {seen[fname]} and {res.id}")
             seen[fname] = res.id
-            (fig_dir / fname).write_bytes(png)
+            write_bytes(fig_dir / fname, png)
             paths[fname] = f"figures/{fname}"
         d = res.to_dict(figure_paths=paths)
         d["captions"] = dict(res.captions)
@@ -294,7 +294,7 @@ def write_outputs(
             "environment": {"python": platform.python_version(), "platform": platform.platform()},
         },
     }
-    (out / "results.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+    write_json(out / "results.json", summary)  # atomic; NaN and infinities become null
     report_module.write_report(summary, out / "report.html", figure_dir=fig_dir)
     return summary
 

@@ -153,7 +153,8 @@ def run(config: dict | None = None, progress: Progress | None = None) -> Experim
         figures["ratio_vs_p.png"] = fig_to_png(fig)
     captions["ratio_vs_p.png"] = (
         "Q*/P per class against P (log axis). Left: a Zipf long tail, λ < 1, every class "
-        "below p_high is amplified. Right: nine head classes and a rare tail, λ > 1, the "
+        f"below p_high is amplified. Right: {cfg['head_classes']} head classes and a tail of "
+        f"{cfg['tail_classes']} rare classes, λ > 1, the "
         "rare classes are over-suppressed and their ratio tends to 1/λ < 1 (dotted)."
     )
     tables.append(
