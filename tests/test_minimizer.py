@@ -287,3 +287,27 @@ class TestTableKernel:
         assert not ok.any()
         _, _, ok = table_rows(p, 2.0, 60, 1e-8)
         assert ok.all()
+
+
+class TestPublicMethodAndBlocks:
+    @pytest.mark.parametrize("method", METHODS)
+    def test_methods_agree(self, method):
+        rng = np.random.default_rng(11)
+        p = rng.dirichlet(np.full(30, 0.3), size=40)
+        p[0] = 0.0
+        p[0, 3] = 1.0  # a one-hot row
+        q = fe.minimizer(p, 2.0, method=method)
+        np.testing.assert_allclose(q, fe.minimizer(p, 2.0, method="auto"), rtol=1e-13, atol=0)
+        np.testing.assert_array_equal(q[0], p[0])
+
+    def test_recover_blocks_and_saturated_rows(self, monkeypatch):
+        rng = np.random.default_rng(12)
+        q = rng.dirichlet(np.ones(7), size=50)
+        q[5] = [0.0, 1.0, 0, 0, 0, 0, 0]  # Q = 1 exactly: phi = 0, P one-hot
+        alpha = rng.uniform(0.5, 2.0, size=7)
+        whole = fe.recover(q, 2.0, alpha=alpha)
+        monkeypatch.setattr(_minimizer, "_RECOVER_BLOCK_ELEMENTS", 20)  # 2 rows per block
+        np.testing.assert_array_equal(fe.recover(q, 2.0, alpha=alpha), whole)
+        np.testing.assert_array_equal(whole[5], q[5])
+        np.testing.assert_allclose(whole.sum(axis=-1), 1.0, rtol=1e-15)
+        np.testing.assert_allclose(fe.minimizer(whole, 2.0, alpha=alpha), q, rtol=1e-12, atol=0)

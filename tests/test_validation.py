@@ -239,3 +239,75 @@ class TestOtherArguments:
     def test_sigmoid_p_range(self):
         with pytest.raises(ValueError, match=r"`p` must contain probabilities .*1\.2.* at index 1"):
             minimizer([0.5, 1.2], 2.0, kind="sigmoid")
+
+
+class TestArrayLikes:
+    """CPU tensors and other array-likes go through ``np.asarray``; other devices are refused."""
+
+    @pytest.mark.parametrize("func", GAMMA_FUNCS)
+    def test_cpu_tensor_accepted(self, func):
+        torch = pytest.importorskip("torch")
+        x = [0.5, 0.3, 0.2]
+        tensor = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+        expected = func(np.array(x), 2.0)
+        got = func(tensor, torch.tensor(2.0))
+        if isinstance(expected, np.ndarray):
+            assert type(got) is np.ndarray
+            np.testing.assert_array_equal(got, expected)
+        elif hasattr(expected, "minimizer"):  # regimes
+            np.testing.assert_array_equal(got.minimizer, expected.minimizer)
+        else:
+            assert got == expected
+
+    def test_float32_tensor_and_alpha_tensor(self):
+        torch = pytest.importorskip("torch")
+        p32 = torch.softmax(torch.tensor([2.0, 1.0, -1.0, 0.5]), dim=0)
+        alpha = torch.tensor([1.0, 2.0, 1.0, 0.5])
+        got = minimizer(p32, 2.0, alpha=alpha)
+        want = minimizer(p32.numpy(), 2.0, alpha=alpha.numpy())
+        np.testing.assert_array_equal(got, want)
+        assert minimizer(p32, 2.0, kind="sigmoid", alpha=torch.tensor(0.25)).shape == (4,)
+        assert np.isfinite(entropy(torch.tensor([[0.5, 0.5]]), 1.0, alpha=alpha[:2]))
+
+    @pytest.mark.parametrize("func", GAMMA_FUNCS)
+    def test_non_cpu_tensor_refused(self, func):
+        torch = pytest.importorskip("torch")
+        tensor = torch.empty(3, device="meta")
+        with pytest.raises(
+            TypeError, match=r"`(p|q|y)` is a torch tensor on device 'meta'.*focalentropy\.torch"
+        ):
+            func(tensor, 2.0)
+
+    def test_non_cpu_gamma_and_alpha_refused(self):
+        torch = pytest.importorskip("torch")
+        meta = torch.empty((), device="meta")
+        with pytest.raises(TypeError, match=r"`gamma` is a torch tensor on device 'meta'"):
+            minimizer(P, meta)
+        with pytest.raises(TypeError, match=r"`alpha` is a torch tensor on device 'meta'"):
+            minimizer(P, 2.0, alpha=torch.empty(3, device="meta"))
+        with pytest.raises(TypeError, match=r"`alpha` is a torch tensor on device 'meta'"):
+            minimizer([0.5], 2.0, kind="sigmoid", alpha=meta)
+
+    def test_other_array_likes(self):
+        class ArrayLike:
+            def __array__(self, dtype=None, copy=None):
+                return np.array(P, dtype=dtype)
+
+        np.testing.assert_array_equal(minimizer(ArrayLike(), 2.0), minimizer(P, 2.0))
+        np.testing.assert_array_equal(minimizer(tuple(P), 2.0), minimizer(P, 2.0))
+
+    def test_import_does_not_load_torch(self):
+        import subprocess
+        import sys
+
+        code = "import sys, focalentropy; print('torch' in sys.modules)"
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        )
+        assert out.stdout.strip() == "False"
+
+
+class TestMethod:
+    def test_unknown_method(self):
+        with pytest.raises(ValueError, match=r"`method` must be one of .*'fast'"):
+            minimizer(P, 2.0, method="fast")

@@ -44,6 +44,7 @@ from ._entropy import cross_entropy, divergence, entropy
 from ._loss import gradient_weight, loss, max_gradient_weight, phi, phi_inverse
 from ._minimizer import minimizer, recover
 from ._regimes import LABELS, RegimesResult, regimes
+from ._validation import ConvergenceWarning
 
 __version__ = "0.1.0"
 
@@ -60,6 +61,7 @@ def __getattr__(name):
 
 __all__ = [
     "LABELS",
+    "ConvergenceWarning",
     "CountableDistribution",
     "CountableMinimizer",
     "DivergenceWarning",

@@ -68,7 +68,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._loss import _logit_terms, _max_gradient_weight, _psi, _sigmoid, _solve_logit
-from ._validation import as_float_array, check_gamma
+from ._validation import ConvergenceWarning, as_float_array, check_gamma
 
 __all__ = [
     "CountableDistribution",
@@ -490,10 +490,14 @@ def _g_value(q: float, g: float) -> float:
     return (1 - q) ** g * (1 + g * v)
 
 
+#: iteration cap of the head solve (bracketed Newton; it needs a few dozen at most)
+_HEAD_MAXITER = 200
+
+
 def _solve_head(head: _Head, tail_mass: float, ell0: float) -> float:
     """Root of ``F(ell) = sum_head q(ell) - 1 + tail_mass e^-ell`` by bracketed Newton."""
     ell, lo, hi = ell0, -math.inf, math.inf
-    for _ in range(200):
+    for _ in range(_HEAD_MAXITER):
         _, fh, slope = head.evaluate(ell)
         tail = tail_mass * math.exp(-ell)
         val, slope = fh + tail, slope - tail
@@ -510,6 +514,14 @@ def _solve_head(head: _Head, tail_mass: float, ell0: float) -> float:
             ell = new
             break
         ell = new
+    else:
+        warnings.warn(
+            f"countable_minimizer: the head solve for the multiplier did not converge in "
+            f"{_HEAD_MAXITER} iterations (last lam = {math.exp(ell)!r}, bracket of log lam "
+            f"[{lo!r}, {hi!r}]); the last iterate is used",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
     head.evaluate(ell)
     return ell
 

@@ -1,4 +1,4 @@
-"""Focal cross-entropy, focal entropy and focal divergence (THEORY.md section 1).
+"""Focal cross-entropy, focal entropy and focal divergence (arXiv:2603.02533).
 
 * ``H_gamma(P, Q) = sum_x alpha_x P(x) l(Q(x))``  (0 * inf = 0)
 * ``H_gamma(P) = min_Q H_gamma(P, Q) = H_gamma(P, Q*)``
@@ -6,22 +6,23 @@
 
 With ``gamma = 0`` these are the Shannon cross-entropy, entropy and the KL
 divergence (in nats).
+
+A row's dominant class (mass > 1/2) has mass ``1 - (sum of the others)``, in
+``P`` and in ``Q`` alike, and its loss term is evaluated from that complement
+(``_logit.loss_terms``), so that the quantities keep their relative accuracy
+where the dominant mass rounds to 1.0.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ._loss import phi as _phi_checked
-from ._minimizer import minimizer
+from ._logit import loss_terms, top_complement
+from ._loss import _phi_values
+from ._minimizer import _minimizer_of_weights
 from ._validation import check_class_weights, check_distribution, check_gamma
 
 __all__ = ["cross_entropy", "divergence", "entropy"]
-
-
-def _loss_terms(q: np.ndarray, g: float) -> np.ndarray:
-    with np.errstate(divide="ignore"):
-        return -np.power(1.0 - q, g) * np.log(q)
 
 
 def _weights(p: np.ndarray, alpha, axis: int, ndim: int) -> np.ndarray:
@@ -94,7 +95,7 @@ def cross_entropy(p, q, gamma, *, alpha=None, axis=-1):
     q_arr = check_distribution(q, "q", axis)
     p_arr, q_arr = _broadcast_pair(p_arr, q_arr)
     w = _weights(p_arr, alpha, axis, p_arr.ndim)
-    return _weighted_sum(w, _loss_terms(q_arr, g))
+    return _weighted_sum(w, loss_terms(q_arr, g))
 
 
 def entropy(p, gamma, *, alpha=None, axis=-1):
@@ -134,20 +135,35 @@ def entropy(p, gamma, *, alpha=None, axis=-1):
     """
     g = check_gamma(gamma)
     p_arr = check_distribution(p, "p", axis)
-    q_star = minimizer(p_arr, g, alpha=_aligned_alpha(alpha, axis, p))
     w = _weights(p_arr, alpha, axis, p_arr.ndim)
-    return _weighted_sum(w, _loss_terms(q_star, g))
+    q_star, _ = _minimizer_of_weights(w, g)
+    return _weighted_sum(w, loss_terms(q_star, g))
 
 
-def _aligned_alpha(alpha, axis: int, p):
-    """``alpha`` re-laid so that it broadcasts against ``p`` with the class axis last."""
-    if alpha is None or np.ndim(alpha) <= 1:
-        return alpha  # scalars and per-class vectors need no re-layout
-    arr = np.asarray(alpha, dtype=float)
-    ndim = np.ndim(p)
-    if arr.ndim < ndim:
-        arr = arr.reshape((1,) * (ndim - arr.ndim) + arr.shape)
-    return np.moveaxis(arr, axis, -1)
+def _dominant_bregman(terms, q, q_star, loss_q, loss_star, g):
+    """Redo the Bregman term of each row's dominant class of ``Q*`` from complements (in place).
+
+    With ``r* = 1 - Q*(m)`` the others' sum, ``phi(Q*(m)) = r*^gamma (1/(1 - r*)
+    + gamma (-log1p(-r*)) / r*)`` and ``Q(m) - Q*(m) = r* - r`` (``r`` the
+    others' sum of ``Q`` when ``Q(m) > 1/2`` too): no term loses its
+    relative accuracy where ``Q*(m)`` rounds to 1.
+    """
+    m, r_star = top_complement(q_star)
+    dominant = np.take_along_axis(q_star, m, axis=-1) > 0.5
+    if not dominant.any():
+        return
+    q_m = np.take_along_axis(q, m, axis=-1)
+    rest = q.copy()
+    np.put_along_axis(rest, m, 0.0, axis=-1)
+    r_q = rest.sum(axis=-1, keepdims=True)
+    diff = np.where(q_m > 0.5, r_star - r_q, q_m - (1.0 - r_star))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(r_star > 0, -np.log1p(-r_star) / np.where(r_star > 0, r_star, 1.0), 1.0)
+        slope = np.power(r_star, g) * (1.0 / (1.0 - r_star) + g * ratio)
+        term = np.take_along_axis(loss_q, m, -1) - np.take_along_axis(loss_star, m, -1)
+        term = np.maximum(term + slope * diff, 0.0)
+    term = np.where(np.isposinf(np.take_along_axis(loss_q, m, -1)), np.inf, term)
+    np.put_along_axis(terms, m, np.where(dominant, term, np.take_along_axis(terms, m, -1)), -1)
 
 
 def divergence(p, q, gamma, *, alpha=None, axis=-1):
@@ -195,16 +211,18 @@ def divergence(p, q, gamma, *, alpha=None, axis=-1):
     p_arr = check_distribution(p, "p", axis)
     q_arr = check_distribution(q, "q", axis)
     p_b, q_b = _broadcast_pair(p_arr, q_arr)
-    q_star, lam = minimizer(p_arr, g, alpha=_aligned_alpha(alpha, axis, p), return_multiplier=True)
+    q_star, lam = _minimizer_of_weights(_weights(p_arr, alpha, axis, p_arr.ndim), g)
     q_star = np.broadcast_to(q_star, p_b.shape)
     lam = np.broadcast_to(lam, p_b.shape[:-1])
     w = _weights(p_b, alpha, axis, p_b.ndim)
-    loss_q = _loss_terms(q_b, g)
-    loss_star = _loss_terms(q_star, g)
+    loss_q = loss_terms(q_b, g)
+    loss_star = loss_terms(q_star, g)
     with np.errstate(invalid="ignore"):
-        slope = _phi_checked(q_star, g)
+        slope = _phi_values(q_star, g)
         terms = loss_q - loss_star + slope * (q_b - q_star)
     terms = np.where(np.isposinf(loss_q), np.inf, np.maximum(terms, 0.0))
+    if terms.shape[-1] > 1:
+        _dominant_bregman(terms, q_b, q_star, loss_q, loss_star, g)
     # the linear terms sum to -lam * (mass of Q outside the support of w)
     outside = np.where(w > 0, 0.0, q_b).sum(axis=-1)
     bregman = _weighted_sum(w, terms) + lam * outside

@@ -82,7 +82,8 @@ def _node_logits(y: np.ndarray, g: float) -> np.ndarray:
     ``ulp(y)`` (up to 7e-15 at ``y = 45``), so ``q = sigmoid(t)`` is good to
     ~1e-16 relative.
     """
-    from ._loss import _psi, _solve_logit
+    from ._logit import psi as _psi
+    from ._logit import solve_logit as _solve_logit
 
     t = _solve_logit(y, g)
     neg = t < 0
@@ -106,7 +107,8 @@ def inverse_table(g: float):
     the logits ``t`` in about [-TABLE_T_MIN, TABLE_T_MAX] (``y`` decreasing in
     ``t``). Read-only arrays: the result is cached per gamma.
     """
-    from ._loss import _psi, _sigmoid
+    from ._logit import psi as _psi
+    from ._logit import sigmoid as _sigmoid
 
     h = TABLE_STEP
     n_pts = TABLE_DEGREE + 1
@@ -132,7 +134,7 @@ def table_rows(w: np.ndarray, g: float, maxiter: int, tol: float = 1e-10):
 
     For ``0 < g <= TABLE_MAX_GAMMA``; same contract as :func:`newton_rows`.
     """
-    from ._loss import _psi
+    from ._logit import psi as _psi
 
     kernel = _get_kernel()
     w = np.ascontiguousarray(w)

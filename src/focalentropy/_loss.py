@@ -1,14 +1,13 @@
 """The focal loss term, its derivative phi and the gradient weight G.
 
-THEORY.md section 1-2 and 4:
+Definitions (arXiv:2603.02533):
 
 * ``l(q) = -(1-q)^gamma log q``
 * ``phi(q) = -l'(q) = (1-q)^gamma / q - gamma (1-q)^(gamma-1) log q``
 * ``G(q) = q phi(q) = (1-q)^gamma (1 + gamma v(q))``, ``v(q) = q (-log q) / (1-q)``
 
-The private helpers work in the logit ``t = log(q / (1-q))`` so that both
-``q`` and ``1-q`` (and their logarithms) stay exact for classes near 0 and
-near 1; the minimizer iterates in this variable.
+The logit-coordinate helpers (``t = log(q / (1-q))``, in which both ``q``
+and ``1-q`` stay exact) are in :mod:`focalentropy._logit`.
 """
 
 from __future__ import annotations
@@ -17,7 +16,8 @@ import functools
 
 import numpy as np
 
-from ._validation import as_float_array, check_gamma, check_probabilities
+from . import _logit
+from ._validation import as_float_array, check_gamma, check_probabilities, warn_not_converged
 
 __all__ = ["gradient_weight", "loss", "max_gradient_weight", "phi", "phi_inverse"]
 
@@ -90,7 +90,11 @@ def phi(q, gamma):
     4.0
     """
     g = check_gamma(gamma)
-    q = check_probabilities(q, "q")
+    return _phi_values(check_probabilities(q, "q"), g)
+
+
+def _phi_values(q: np.ndarray, g: float) -> np.ndarray:
+    """``phi`` of a checked array ``q`` (no validation)."""
     r = 1.0 - q
     with np.errstate(divide="ignore"):
         return np.power(r, g) * (1.0 + g * _v_of_q(q, r)) / q
@@ -104,7 +108,7 @@ def gradient_weight(q, gamma):
     cross-entropy with each sample's gradient scaled by ``G(p_y)``. For
     ``gamma > 0``, ``G(0+) = 1``, ``G`` rises to a single maximum
     ``G_max > 1`` and falls to ``G(1) = 0``; the minimizer amplifies class
-    ``x`` iff ``G(P(x)) > lam`` (THEORY.md section 4).
+    ``x`` iff ``G(P(x)) > lam`` (arXiv:2603.02533).
 
     Parameters
     ----------
@@ -158,6 +162,10 @@ def max_gradient_weight(gamma):
     return _max_gradient_weight(g)
 
 
+#: iteration cap of the golden-section search for G_max (it needs ~75 at most)
+_GMAX_MAXITER = 200
+
+
 @functools.lru_cache(maxsize=256)
 def _max_gradient_weight(g: float) -> tuple[float, float]:
     # G is unimodal; golden-section search on log G over the logit, where the
@@ -168,135 +176,36 @@ def _max_gradient_weight(g: float) -> tuple[float, float]:
     hi = 4.0
     inv_phi = (np.sqrt(5.0) - 1.0) / 2.0
     a, b = lo + (1 - inv_phi) * (hi - lo), lo + inv_phi * (hi - lo)
-    fa, fb = _log_g_of_t(np.array(a), g), _log_g_of_t(np.array(b), g)
-    for _ in range(200):
+    fa, fb = _logit.log_g(np.array(a), g), _logit.log_g(np.array(b), g)
+    for _ in range(_GMAX_MAXITER):
         if fa >= fb:
             hi, b, fb = b, a, fa
             a = lo + (1 - inv_phi) * (hi - lo)
-            fa = _log_g_of_t(np.array(a), g)
+            fa = _logit.log_g(np.array(a), g)
         else:
             lo, a, fa = a, b, fb
             b = lo + inv_phi * (hi - lo)
-            fb = _log_g_of_t(np.array(b), g)
+            fb = _logit.log_g(np.array(b), g)
         if hi - lo < 1e-12:
             break
+    else:
+        warn_not_converged(
+            f"max_gradient_weight (golden-section search, bracket width {hi - lo:.1e})",
+            _GMAX_MAXITER, np.array([True]), np.array([g]), "gamma", stacklevel=3,
+        )  # fmt: skip
     t = 0.5 * (lo + hi)
-    return float(np.exp(_log_g_of_t(np.array(t), g))), float(_sigmoid(np.asarray(t)))
+    return float(np.exp(_logit.log_g(np.array(t), g))), float(_logit.sigmoid(np.asarray(t)))
 
 
-# ---------------------------------------------------------------------------
-# logit-coordinate machinery (private)
-# ---------------------------------------------------------------------------
-
-
-def _sigmoid(t: np.ndarray) -> np.ndarray:
-    # for t >= 0, 1 - e/(1+e) rounds correctly even when e < eps, where
-    # 1/(1+e) would round 1+e to 1 first
-    e = np.exp(-np.abs(t))
-    small = e / (1.0 + e)
-    return np.where(t >= 0, 1.0 - small, small)
-
-
-def _logit_terms(t: np.ndarray):
-    """Return ``q, 1-q, -log q, -log(1-q), v`` for logits ``t`` (t = +-inf ok)."""
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        e = np.exp(-np.abs(t))
-        lp = np.log1p(e)
-        one_plus = 1.0 + e
-        pos = t >= 0
-        q = np.where(pos, 1.0 / one_plus, e / one_plus)
-        r = np.where(pos, e / one_plus, 1.0 / one_plus)
-        neg_log_q = np.where(pos, lp, lp - t)
-        neg_log_r = np.where(pos, lp + t, lp)
-        # v = e^t (-log q): for t >= 0 it is log1p(e)/e -> 1 as e -> 0.
-        v = np.where(pos, np.where(e > 0, lp / np.where(e > 0, e, 1.0), 1.0), e * neg_log_q)
-    return q, r, neg_log_q, neg_log_r, v
-
-
-def _psi_fast(t: np.ndarray, g: float):
-    """``_psi`` for the minimizer's inner loop: the same values, fewer passes.
-
-    Every entry is first computed with the ``t < 0`` formulas, using the
-    SIMD ``log(1 + e)`` (enough there: the terms it feeds need absolute, not
-    relative, accuracy); the few entries with ``t > 0`` (at most one class
-    per row has q > 1/2) are then redone exactly with ``log1p``.
-    """
-    e = np.exp(-np.abs(t))
-    inv = 1.0 / (1.0 + e)
-    lp = np.log(1.0 + e)
-    q = e * inv
-    r = inv
-    nlq = lp - np.minimum(t, 0.0)
-    nlr = lp + np.maximum(t, 0.0)
-    v = e * nlq
-    pos = t > 0
-    if pos.any():
-        e_pos = e[pos]
-        lp_pos = np.log1p(e_pos)
-        inv_pos = inv[pos]
-        q[pos] = inv_pos
-        r[pos] = e_pos * inv_pos
-        t_pos = t[pos]
-        nlq[pos] = lp_pos
-        nlr[pos] = lp_pos + t_pos
-        with np.errstate(divide="ignore", invalid="ignore"):
-            v[pos] = np.where(e_pos > 0, lp_pos / e_pos, 1.0)
-    one_gv = 1.0 + g * v
-    psi = nlq - g * nlr + np.log(one_gv)
-    dpsi = (g * (v - q)) / one_gv - g * q - r
-    return psi, dpsi, q, r
-
-
-def _log_g_of_t(t: np.ndarray, g: float) -> np.ndarray:
-    """``log G(q)`` at ``q = sigmoid(t)``."""
-    _, _, _, neg_log_r, v = _logit_terms(t)
-    return -g * neg_log_r + np.log1p(g * v)
-
-
-def _psi(t: np.ndarray, g: float):
-    """``psi(t) = log phi(sigmoid(t))`` and ``psi'(t)``, plus q and 1-q.
-
-    ``log phi = gamma log(1-q) - log q + log(1 + gamma v)`` and
-    ``psi' = -gamma q - (1-q) + gamma (v - q) / (1 + gamma v)``, which lies
-    between ``-max(1, gamma)`` and ``-min(1, gamma)`` in practice.
-    """
-    q, r, neg_log_q, neg_log_r, v = _logit_terms(t)
-    one_gv = 1.0 + g * v
-    psi = neg_log_q - g * neg_log_r + np.log(one_gv)
-    dpsi = -g * q - r + g * (v - q) / one_gv
-    return psi, dpsi, q, r
-
-
-def _initial_logit(y: np.ndarray, g: float) -> np.ndarray:
-    """Start for ``psi(t) = y`` from the two asymptotes of psi.
-
-    ``psi(t) ~ -t`` as t -> -inf and ``psi(t) ~ log(1+gamma) - gamma t`` as
-    t -> +inf; the solution is close to the inverse of the nearer envelope of
-    the two lines.
-    """
-    left = -y
-    if g == 0:
-        return left
-    right = (np.log1p(g) - y) / g
-    # psi is convex-like between its asymptotes for gamma < 1 (it lies above
-    # both lines) and concave-like for gamma > 1 (below both): invert the
-    # envelope it is closest to
-    return np.maximum(left, right) if g <= 1 else np.minimum(left, right)
-
-
-def _solve_logit(y: np.ndarray, g: float, t0: np.ndarray | None = None, maxiter: int = 100):
-    """Solve ``psi(t) = y`` elementwise by safeguarded Newton iteration."""
-    t = _initial_logit(y, g) if t0 is None else t0.copy()
-    finite = np.isfinite(y)
-    t = np.where(finite, t, 0.0)
-    for _ in range(maxiter):
-        psi, dpsi, _, _ = _psi(t, g)
-        step = (psi - y) / dpsi
-        step = np.where(finite, np.clip(step, -50.0, 50.0), 0.0)
-        t = t - step
-        if np.all(np.abs(step) <= 1e-15 * np.maximum(1.0, np.abs(t))):
-            break
-    return t
+# the logit-coordinate layer lives in _logit; these names stay importable from
+# here (calibration and _countable use them)
+_sigmoid = _logit.sigmoid
+_logit_terms = _logit.logit_terms
+_psi = _logit.psi
+_psi_fast = _logit.psi_fast
+_log_g_of_t = _logit.log_g
+_initial_logit = _logit.initial_logit
+_solve_logit = _logit.solve_logit
 
 
 def phi_inverse(y, gamma):
@@ -338,6 +247,6 @@ def phi_inverse(y, gamma):
             return 1.0 / y
     with np.errstate(divide="ignore"):
         log_y = np.log(y)
-    t = _solve_logit(log_y, g)
+    t = _logit.solve_logit(log_y, g)
     t = np.where(y == 0, np.inf, np.where(np.isposinf(y), -np.inf, t))
-    return _sigmoid(t)
+    return _logit.sigmoid(t)

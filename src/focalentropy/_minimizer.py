@@ -1,6 +1,6 @@
 """The minimizer Q* of the focal cross-entropy, its multiplier, and the inverse map.
 
-THEORY.md section 3: ``Q* = argmin_Q sum_x w_x l(Q(x))`` with ``w = alpha * P``
+arXiv:2603.02533: ``Q* = argmin_Q sum_x w_x l(Q(x))`` with ``w = alpha * P``
 satisfies ``w_x phi(Q*(x)) = lam`` on the support of ``w`` and ``Q*(x) = 0``
 off it; the inverse map is ``P(x) ∝ 1 / (alpha_x phi(Q*(x)))``.
 
@@ -24,18 +24,29 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._loss import _logit_terms, _psi, _psi_fast, _sigmoid, _solve_logit
+from ._kernels import TABLE_MAX_GAMMA
+from ._logit import (
+    logit_terms,
+    logits_exact_top,
+    neg_log_phi_block,
+    psi,
+    psi_fast,
+    sigmoid,
+    solve_logit,
+)
 from ._validation import (
     check_class_weights,
     check_distribution,
     check_gamma,
     check_probabilities,
     check_sigmoid_alpha,
+    warn_not_converged,
 )
 
 __all__ = ["minimizer", "recover"]
 
 _KINDS = ("softmax", "sigmoid")
+_METHODS = ("auto", "numpy", "numba")
 #: below this gamma, Q* equals normalize(alpha * P) to double precision: the
 #: first-order change gamma * P * (c - mu) is below 1e-17 relative even for
 #: P ~ 1e-300 (|c - mu| <= ~700), and the iteration's asymptotes degenerate
@@ -50,6 +61,8 @@ _TABLE_STOP = 1e-8
 _KERNEL_MIN_ELEMENTS = 1_000_000
 #: bracketed solver: relative width at which ell counts as converged
 _STEP_TOL = 4e-15
+#: bracketed solver: iteration cap (bisection alone halves the bracket each step)
+_BRACKET_MAXITER = 200
 #: Newton: a (relative) step this small leaves an error ~ C * 1e-20 after it
 #: (quadratic convergence), so the iteration stops without another evaluation
 _NEWTON_STOP = 1e-10
@@ -61,20 +74,10 @@ def _check_kind(kind) -> str:
     return kind
 
 
-def _initial_logits(w: np.ndarray, m: np.ndarray) -> np.ndarray:
-    """``log(p / (1 - p))`` of ``p = w / sum(w)``, exact for the dominant class."""
-    total = w.sum(axis=-1, keepdims=True)
-    complement = total - w
-    others = w.copy()
-    np.put_along_axis(others, m, 0.0, axis=-1)
-    # only a class with more than half the mass suffers cancellation in
-    # total - w; such a class is unique, so tied classes keep identical starts
-    # (and identical iterates: Q* of tied classes is bitwise equal)
-    top = np.take_along_axis(w, m, axis=-1)
-    exact = np.where(top > 0.5 * total, others.sum(axis=-1, keepdims=True), total - top)
-    np.put_along_axis(complement, m, exact, axis=-1)
-    with np.errstate(divide="ignore"):
-        return np.log(w) - np.log(complement)
+def _check_method(method) -> str:
+    if method not in _METHODS:
+        raise ValueError(f"`method` must be one of {_METHODS}, got {method!r}")
+    return method
 
 
 def _newton_block(w: np.ndarray, g: float, start=None):
@@ -90,7 +93,7 @@ def _newton_block(w: np.ndarray, g: float, start=None):
     with np.errstate(divide="ignore"):
         log_w = np.log(w)
     if start is None:
-        t = _initial_logits(w, m)
+        t = logits_exact_top(w, m)
         ell = np.zeros((w.shape[0], 1))
     else:
         t = start[0].copy()
@@ -115,8 +118,8 @@ def _newton_block(w: np.ndarray, g: float, start=None):
 
 def _newton_step(t, ell, g, log_w, support, full, m):
     """One joint Newton step (in place); returns the iterate, per-row convergence, all-done."""
-    psi, dpsi, q, r = _psi_fast(t, g)
-    resid = psi + log_w - ell
+    value, dpsi, q, r = psi_fast(t, g)
+    resid = value + log_w - ell
     c = q * r / dpsi
     if not full:
         resid[~support] = 0.0
@@ -157,17 +160,18 @@ def _bracketed_block(w: np.ndarray, g: float):
     with np.errstate(divide="ignore"):
         log_w = np.log(w)
     srt = np.sort(log_w, axis=-1)
-    psi0 = _psi(np.zeros(1), g)[0][0]
+    psi0 = psi(np.zeros(1), g)[0][0]
     lo = srt[:, -2] + psi0
-    hi = srt[:, -1] + _psi(-np.log(n_classes - 1.0), g)[0]
+    hi = srt[:, -1] + psi(-np.log(n_classes - 1.0), g)[0]
     ell = 0.5 * (lo + hi)
-    for _ in range(200):
+    done = np.zeros(w.shape[0], dtype=bool)
+    for _ in range(_BRACKET_MAXITER):
         y = np.where(support, ell[:, None] - log_w, 0.0)
         # a cold start from psi's asymptotes converges for any ell (warm starts
         # from a distant ell need many clipped steps)
-        t = _solve_logit(y, g)
-        _, dpsi, _, r = _psi(t, g)
-        _, _, neg_log_q, neg_log_r, _ = _logit_terms(t)
+        t = solve_logit(y, g)
+        _, dpsi, _, r = psi(t, g)
+        _, _, neg_log_q, neg_log_r, _ = logit_terms(t)
         log_q = np.where(others, -neg_log_q, -np.inf)
         top_log_q = log_q.max(axis=-1, keepdims=True)
         share = np.exp(log_q - top_log_q)
@@ -176,22 +180,24 @@ def _bracketed_block(w: np.ndarray, g: float):
         f = log_s - (-np.take_along_axis(neg_log_r, m, axis=-1)[:, 0])
         # d log S / d ell = sum_others (1-q) share / dpsi / sum share; d log(1-q_m) = -q_m/dpsi_m
         d_log_s = np.where(others, share * r / dpsi, 0.0).sum(axis=-1) / share.sum(axis=-1)
-        slope = d_log_s + _sigmoid(t_m) / np.take_along_axis(dpsi, m, axis=-1)[:, 0]
+        slope = d_log_s + sigmoid(t_m) / np.take_along_axis(dpsi, m, axis=-1)[:, 0]
         lo = np.where(f > 0, ell, lo)
         hi = np.where(f <= 0, ell, hi)
         newton = ell - f / slope
         inside = (newton > lo) & (newton < hi)
         new_ell = np.where(inside, newton, 0.5 * (lo + hi))
         done = np.abs(new_ell - ell) <= _STEP_TOL * np.maximum(1.0, np.abs(ell))
+        done |= hi - lo <= _STEP_TOL * np.maximum(1.0, np.abs(new_ell))
         ell = new_ell
-        if done.all() or np.all(hi - lo <= _STEP_TOL * np.maximum(1.0, np.abs(ell))):
+        if done.all():
             break
     y = np.where(support, ell[:, None] - log_w, 0.0)
-    t = _solve_logit(y, g)
+    t = solve_logit(y, g)
     # polish: from here the joint Newton iteration converges quadratically
     polished_t, polished_ell, ok = _newton_block(w, g, start=(t, ell))
     t = np.where(support, t, -np.inf)
-    return np.where(ok[:, None], polished_t, t), np.where(ok, polished_ell, ell)
+    # a row is reported when neither the bracket nor the polish converged
+    return np.where(ok[:, None], polished_t, t), np.where(ok, polished_ell, ell), done | ok
 
 
 def _use_kernel(n_elements: int, method: str) -> bool:
@@ -208,9 +214,39 @@ def _use_kernel(n_elements: int, method: str) -> bool:
     return n_elements >= _KERNEL_MIN_ELEMENTS and kernel_available()
 
 
+def _finish_rows(w: np.ndarray, g: float, ok: np.ndarray, rows: np.ndarray):
+    """Bracketed solve of the rows ``~ok`` of ``w``; warns about any it cannot finish.
+
+    Returns ``(bad, q, lam)``: the indices (into ``w``) that were redone and
+    their results. ``rows`` maps ``w``'s rows to the caller's row numbers.
+    """
+    bad = np.flatnonzero(~ok)
+    t, ell, done = _bracketed_block(w[bad], g)
+    if not done.all():
+        failed = np.zeros(rows.max() + 1 if rows.size else 0, dtype=bool)
+        failed[rows[bad[~done]]] = True
+        warn_not_converged(
+            f"minimizer (bracketed solve of the multiplier, gamma = {g:g})",
+            _BRACKET_MAXITER, failed, stacklevel=5,
+        )  # fmt: skip
+    return bad, sigmoid(t), np.exp(ell)
+
+
 def _solve_rows(w: np.ndarray, g: float, method: str = "auto") -> tuple[np.ndarray, np.ndarray]:
-    """Minimizer and multiplier for rows ``w`` of shape (N, K), ``gamma > 0``."""
+    """Minimizer and multiplier for rows ``w`` of shape (N, K), ``gamma > 0``.
+
+    Rows are numbered as in ``w`` (flattened over the leading axes) in warnings.
+    """
     n_rows, n_cls = w.shape
+    if n_rows and g <= TABLE_MAX_GAMMA and _use_kernel(w.size, method):
+        # the table kernel takes one-positive rows itself: no pass over w here
+        from ._kernels import table_rows
+
+        q, lam, ok = table_rows(w, g, _TABLE_MAXITER, _TABLE_STOP)
+        if not ok.all():
+            bad, qb, lb = _finish_rows(w, g, ok, np.arange(n_rows))
+            q[bad], lam[bad] = qb, lb
+        return q, lam
     q = np.zeros_like(w)
     lam = np.zeros(n_rows)
     support_size = (w > 0).sum(axis=-1)
@@ -220,18 +256,14 @@ def _solve_rows(w: np.ndarray, g: float, method: str = "auto") -> tuple[np.ndarr
         q[single] = (w[single] > 0).astype(float)
     multi = np.flatnonzero(~single)
     if multi.size and _use_kernel(multi.size * n_cls, method):
-        from ._kernels import TABLE_MAX_GAMMA, newton_rows, table_rows
+        from ._kernels import newton_rows
 
         every = multi.size == n_rows
         wm = w if every else w[multi]
-        if g <= TABLE_MAX_GAMMA:
-            qm, lm, ok = table_rows(wm, g, _TABLE_MAXITER, _TABLE_STOP)
-        else:
-            qm, lm, ok = newton_rows(wm, g, _NEWTON_MAXITER, _NEWTON_STOP)
+        qm, lm, ok = newton_rows(wm, g, _NEWTON_MAXITER, _NEWTON_STOP)
         if not ok.all():
-            bad = ~ok
-            t, ell = _bracketed_block(wm[bad], g)
-            qm[bad], lm[bad] = _sigmoid(t), np.exp(ell)
+            bad, qb, lb = _finish_rows(wm, g, ok, multi)
+            qm[bad], lm[bad] = qb, lb
         if every:
             return qm, lm
         q[multi], lam[multi] = qm, lm
@@ -241,11 +273,12 @@ def _solve_rows(w: np.ndarray, g: float, method: str = "auto") -> tuple[np.ndarr
         rows = multi[start : start + block]
         wb = w[rows]
         t, ell, ok = _newton_block(wb, g)
+        qb, lb = sigmoid(t), np.exp(ell)
         if not ok.all():
-            bad = ~ok
-            t[bad], ell[bad] = _bracketed_block(wb[bad], g)
-        q[rows] = _sigmoid(t)
-        lam[rows] = np.exp(ell)
+            bad, q_bad, l_bad = _finish_rows(wb, g, ok, rows)
+            qb[bad], lb[bad] = q_bad, l_bad
+        q[rows] = qb
+        lam[rows] = lb
     return q, lam
 
 
@@ -254,7 +287,9 @@ def _as_rows(arr: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
     return arr.reshape(-1, arr.shape[-1]), lead
 
 
-def minimizer(p, gamma, *, alpha=None, axis=-1, kind="softmax", return_multiplier=False):
+def minimizer(
+    p, gamma, *, alpha=None, axis=-1, kind="softmax", return_multiplier=False, method="auto"
+):
     r"""The distribution minimizing the focal cross-entropy, ``Q* = argmin_Q H_gamma(P, Q)``.
 
     For ``kind="softmax"`` (multi-class focal loss), with weights
@@ -291,6 +326,13 @@ def minimizer(p, gamma, *, alpha=None, axis=-1, kind="softmax", return_multiplie
         weights as given: a scalar ``alpha`` scales ``lam``. A single-class
         support gives ``lam = 0`` for ``gamma > 0`` and ``lam = w`` for
         ``gamma = 0``.
+    method : {"auto", "numpy", "numba"}, optional
+        Softmax solver. ``"numpy"``: blocked NumPy Newton iteration (no
+        compilation). ``"numba"``: the compiled parallel kernel (needs numba;
+        the first call in a new environment compiles it, ~5-10 s, cached on
+        disk for later processes). ``"auto"`` (default): numba for arrays of
+        at least 10^6 entries when numba is installed, NumPy otherwise. All
+        three agree to ~1e-15 relative. Ignored for ``kind="sigmoid"``.
 
     Returns
     -------
@@ -338,6 +380,7 @@ def minimizer(p, gamma, *, alpha=None, axis=-1, kind="softmax", return_multiplie
     """
     g = check_gamma(gamma)
     _check_kind(kind)
+    _check_method(method)
     if kind == "sigmoid":
         if return_multiplier:
             raise ValueError('`return_multiplier` is only defined for kind="softmax"')
@@ -345,17 +388,23 @@ def minimizer(p, gamma, *, alpha=None, axis=-1, kind="softmax", return_multiplie
     arr = check_distribution(p, "p", axis)
     weights = check_class_weights(alpha, arr.shape, axis, arr.ndim)
     w = arr if weights is None else arr * weights
+    q, lam = _minimizer_of_weights(w, g, method)
+    q = np.moveaxis(q, -1, axis)
+    if return_multiplier:
+        return q, lam
+    return q
+
+
+def _minimizer_of_weights(w: np.ndarray, g: float, method: str = "auto"):
+    """``(Q*, lam)`` of checked weights ``w = alpha * P`` (class axis last, any leading shape)."""
     rows, lead = _as_rows(np.ascontiguousarray(w))
     if g < _GAMMA_NEGLIGIBLE:
         total = rows.sum(axis=-1)
         q = rows / total[:, None]
         lam = total
     else:
-        q, lam = _solve_rows(rows, g)
-    q = np.moveaxis(q.reshape(arr.shape), -1, axis)
-    if return_multiplier:
-        return q, lam.reshape(lead)[()]
-    return q
+        q, lam = _solve_rows(rows, g, method)
+    return q.reshape(w.shape), lam.reshape(lead)[()]
 
 
 def _sigmoid_weights(p: np.ndarray, alpha: float | None) -> np.ndarray:
@@ -379,13 +428,13 @@ def _sigmoid_minimizer(p, g: float, alpha) -> np.ndarray:
 def recover(q, gamma, *, alpha=None, axis=-1, kind="softmax"):
     r"""Inverse of :func:`minimizer`: the data distribution ``P`` whose minimizer is ``q``.
 
-    Softmax (THEORY.md section 3):
+    Softmax (arXiv:2603.02533):
 
     .. math::
 
         P(x) = \frac{1 / (\alpha_x \phi(Q(x)))}{\sum_y 1 / (\alpha_y \phi(Q(y)))}.
 
-    Sigmoid (section 6), elementwise:
+    Sigmoid, elementwise:
     ``p = (1-alpha) phi(1-q) / (alpha phi(q) + (1-alpha) phi(1-q))``.
 
     Applied to a focal-trained model's probabilities it returns
@@ -426,28 +475,54 @@ def recover(q, gamma, *, alpha=None, axis=-1, kind="softmax"):
         with np.errstate(divide="ignore"):
             t = np.log(arr) - np.log1p(-arr)
         t = np.clip(t, -1e300, 1e300)  # psi needs finite input; q in {0,1} handled below
-        psi_q = _psi(t, g)[0]
-        psi_r = _psi(-t, g)[0]
-        p = _sigmoid(psi_r - psi_q + log_odds_weight)
+        psi_q = psi(t, g)[0]
+        psi_r = psi(-t, g)[0]
+        p = sigmoid(psi_r - psi_q + log_odds_weight)
         return np.where(arr == 0, 0.0, np.where(arr == 1, 1.0, p))[()]
     arr = check_distribution(q, "q", axis)
     weights = check_class_weights(alpha, arr.shape, axis, arr.ndim)
     rows, _ = _as_rows(np.ascontiguousarray(arr))
-    support = rows > 0
-    if g == 0:
-        with np.errstate(divide="ignore"):
-            score = np.log(rows)
-    else:
-        # the logits take 1 - q of a dominant class from the others' sum
-        t = _initial_logits(rows, np.argmax(rows, axis=-1)[:, None])
-        safe_t = np.where(support, t, 0.0)
-        score = np.where(support, -_psi(safe_t, g)[0], -np.inf)  # -log phi(q)
-    if weights is not None:
-        score = score - np.log(np.ascontiguousarray(weights).reshape(rows.shape))
-    top = score.max(axis=-1, keepdims=True)
-    # a class with Q = 1 exactly has phi = 0 (gamma > 0): P is one-hot there
-    saturated = np.isposinf(top)
-    with np.errstate(invalid="ignore"):
-        e = np.where(saturated, np.isposinf(score), np.exp(score - np.where(saturated, 0.0, top)))
-    p = e / e.sum(axis=-1, keepdims=True)
+    alpha_rows = None if weights is None else weights.reshape(rows.shape)
+    p = _recover_rows(rows, g, alpha_rows)
     return np.moveaxis(p.reshape(arr.shape), -1, axis)
+
+
+#: recover: elements per block (the block, its scratch and output stay in L2)
+_RECOVER_BLOCK_ELEMENTS = 1 << 15
+
+
+def _recover_rows(rows: np.ndarray, g: float, alpha_rows: np.ndarray | None) -> np.ndarray:
+    """``P ∝ 1 / (alpha phi(Q))`` for rows (N, K) of a checked ``Q``, block by block.
+
+    Each block of rows is taken to the log scores ``-log(alpha phi(Q))``
+    (``_logit.neg_log_phi_block``: the dominant class through the others'
+    sum) and normalized in log space (max-shifted exponentials) while it is
+    in cache; the output array and two block-sized buffers are the only
+    allocations.
+    """
+    n, k = rows.shape
+    out = np.empty_like(rows)
+    block = max(1, _RECOVER_BLOCK_ELEMENTS // max(k, 1))
+    scratch = np.empty((min(block, n), k))
+    for start in range(0, n, block):
+        stop = min(start + block, n)
+        q, o, sc = rows[start:stop], out[start:stop], scratch[: stop - start]
+        if g == 0:
+            with np.errstate(divide="ignore"):
+                np.log(q, out=o)
+        else:
+            neg_log_phi_block(q, g, o, sc)
+        if alpha_rows is not None:
+            np.log(alpha_rows[start:stop], out=sc)
+            np.subtract(o, sc, out=o)
+        top = o.max(axis=-1, keepdims=True)
+        # a class with Q = 1 exactly has phi = 0 (gamma > 0): P is one-hot there
+        saturated = np.flatnonzero(np.isposinf(top[:, 0]))
+        hot = np.isposinf(o[saturated]) if saturated.size else None
+        with np.errstate(invalid="ignore"):
+            np.subtract(o, top, out=o)
+            np.exp(o, out=o)
+            np.divide(o, o.sum(axis=-1, keepdims=True), out=o)
+        if hot is not None:
+            o[saturated] = hot / hot.sum(axis=-1, keepdims=True)
+    return out

@@ -12,6 +12,9 @@ import math
 import numba
 import numpy as np
 
+#: rows per parallel work item of :func:`table_rows`
+ROW_CHUNK = 64
+
 
 @numba.njit(inline="always")
 def psi_terms(t, g):
@@ -177,7 +180,7 @@ def table_q(y, coef, y_lo, inv_h, h, y_hi):
 # "contract" only (fused multiply-adds): the safeguards rely on inf and nan
 @numba.njit(parallel=True, cache=True, nogil=True, fastmath={"contract"})
 def table_rows(w, log_w, g, coef, y_lo, inv_h, y_hi, psi0, maxiter, tol, q_out, lam_out, ok_out):
-    """Safeguarded Newton on ``ell`` for rows of ``w`` (>= 2 positives each).
+    """Safeguarded Newton on ``ell`` for rows of ``w`` (a one-positive row: one-hot, lam = 0).
 
     Solves ``f(ell) = log S(ell) - log(1 - q_m(ell)) = 0`` with ``S`` the sum
     of the other classes' ``q_x = q(ell - log w_x)`` from the table and the
@@ -192,102 +195,112 @@ def table_rows(w, log_w, g, coef, y_lo, inv_h, y_hi, psi0, maxiter, tol, q_out, 
     """
     n, k = w.shape
     h = 1.0 / inv_h
-    for i in numba.prange(n):
-        row = w[i]
-        lw = log_w[i]
-        m = 0
-        n_pos = 0
-        for x in range(k):
-            if row[x] > 0:
-                n_pos += 1
-            if row[x] > row[m]:
-                m = x
-        w2 = 0.0
-        others = 0.0
-        for x in range(k):
-            if x != m:
-                others += row[x]
-                if row[x] > w2:
-                    w2 = row[x]
-        lw_m = lw[m]
-        lo = math.log(w2) + psi0
-        hi = math.inf
-        # start: the top class at q = P (logit exact through the others' sum)
-        t_m = lw_m - math.log(others)
-        psi, dpsi_m, q_m, _, nlr_m = psi_terms(t_m, g)
-        ell = psi + lw_m
-        ok_m = True
-        if not ell > lo:
-            ell = lo
-            t_m, q_m, nlr_m, dpsi_m, ok_m = solve_top(ell - lw_m, t_m, g)
+    n_chunks = (n + ROW_CHUNK - 1) // ROW_CHUNK
+    # rows in chunks: one scratch row per chunk, not one allocation per row
+    for c in numba.prange(n_chunks):
         dq = np.empty(k)
-        converged = False
-        d = 0.0
-        for _ in range(maxiter):
-            s_q = 0.0
-            s_dq = 0.0
+        for i in range(c * ROW_CHUNK, min(n, (c + 1) * ROW_CHUNK)):
+            row = w[i]
+            lw = log_w[i]
+            m = 0
+            n_pos = 0
             for x in range(k):
-                if x != m and row[x] > 0:
-                    qx, dqx = table_q(ell - lw[x], coef, y_lo, inv_h, h, y_hi)
-                    q_out[i, x] = qx
-                    dq[x] = dqx
-                    s_q += qx
-                    s_dq += dqx
-            if not ok_m:
-                break
-            if s_q == 0.0:
-                # every other class underflowed: ell far too large
-                f = -math.inf
-                d = -math.inf
-            else:
-                f = math.log(s_q) + nlr_m
-                d = -f / (s_dq / s_q + q_m / dpsi_m)
-            if abs(d) <= tol:
-                converged = True
-                break
-            if f > 0:
-                lo = ell
-            else:
-                hi = ell
-            target = ell + d
-            if not (target > lo and target < hi):
-                if hi == math.inf:
-                    hi = lw_m + psi_terms(-math.log(n_pos - 1.0), g)[0]
-                target = 0.5 * (lo + hi)
-            # Newton on t_m (first-order inverse of ell = psi(t_m) + log w_m)
-            t_new = t_m + (target - ell) / dpsi_m
-            psi, dpsi_new, q_new, _, nlr_new = psi_terms(t_new, g)
-            ell_new = psi + lw_m
-            if ell_new > lo and ell_new < hi:
-                t_m, dpsi_m, q_m, nlr_m, ell = t_new, dpsi_new, q_new, nlr_new, ell_new
-            else:
-                ell = target
+                if row[x] > 0:
+                    n_pos += 1
+                if row[x] > row[m]:
+                    m = x
+            if n_pos == 1:
+                # one-hot minimizer; phi(1) = 0 gives lam = 0
+                for x in range(k):
+                    q_out[i, x] = 1.0 if row[x] > 0 else 0.0
+                lam_out[i] = 0.0
+                ok_out[i] = True
+                continue
+            w2 = 0.0
+            others = 0.0
+            for x in range(k):
+                if x != m:
+                    others += row[x]
+                    if row[x] > w2:
+                        w2 = row[x]
+            lw_m = lw[m]
+            lo = math.log(w2) + psi0
+            hi = math.inf
+            # start: the top class at q = P (logit exact through the others' sum)
+            t_m = lw_m - math.log(others)
+            psi, dpsi_m, q_m, _, nlr_m = psi_terms(t_m, g)
+            ell = psi + lw_m
+            ok_m = True
+            if not ell > lo:
+                ell = lo
                 t_m, q_m, nlr_m, dpsi_m, ok_m = solve_top(ell - lw_m, t_m, g)
-            if hi - lo <= 4e-15 * max(1.0, abs(ell)):
-                converged = True
-                d = 0.0
-                break
-        if converged and d != 0.0:
-            ell += d
-            t_m += d / dpsi_m
+            converged = False
+            d = 0.0
+            for _ in range(maxiter):
+                s_q = 0.0
+                s_dq = 0.0
+                for x in range(k):
+                    if x != m and row[x] > 0:
+                        qx, dqx = table_q(ell - lw[x], coef, y_lo, inv_h, h, y_hi)
+                        q_out[i, x] = qx
+                        dq[x] = dqx
+                        s_q += qx
+                        s_dq += dqx
+                if not ok_m:
+                    break
+                if s_q == 0.0:
+                    # every other class underflowed: ell far too large
+                    f = -math.inf
+                    d = -math.inf
+                else:
+                    f = math.log(s_q) + nlr_m
+                    d = -f / (s_dq / s_q + q_m / dpsi_m)
+                if abs(d) <= tol:
+                    converged = True
+                    break
+                if f > 0:
+                    lo = ell
+                else:
+                    hi = ell
+                target = ell + d
+                if not (target > lo and target < hi):
+                    if hi == math.inf:
+                        hi = lw_m + psi_terms(-math.log(n_pos - 1.0), g)[0]
+                    target = 0.5 * (lo + hi)
+                # Newton on t_m (first-order inverse of ell = psi(t_m) + log w_m)
+                t_new = t_m + (target - ell) / dpsi_m
+                psi, dpsi_new, q_new, _, nlr_new = psi_terms(t_new, g)
+                ell_new = psi + lw_m
+                if ell_new > lo and ell_new < hi:
+                    t_m, dpsi_m, q_m, nlr_m, ell = t_new, dpsi_new, q_new, nlr_new, ell_new
+                else:
+                    ell = target
+                    t_m, q_m, nlr_m, dpsi_m, ok_m = solve_top(ell - lw_m, t_m, g)
+                if hi - lo <= 4e-15 * max(1.0, abs(ell)):
+                    converged = True
+                    d = 0.0
+                    break
+            if converged and d != 0.0:
+                ell += d
+                t_m += d / dpsi_m
+                for x in range(k):
+                    if x != m and row[x] > 0:
+                        q_out[i, x] += dq[x] * d
+            elif converged:
+                for x in range(k):
+                    if x != m and row[x] > 0:
+                        q_out[i, x] = table_q(ell - lw[x], coef, y_lo, inv_h, h, y_hi)[0]
+            if t_m >= 0:
+                e_m = math.exp(-t_m)
+                q_top = 1.0 - e_m / (1.0 + e_m)  # rounds correctly for e_m < eps
+            else:
+                e = math.exp(t_m)
+                q_top = e / (1.0 + e)
+            top = row[m]
             for x in range(k):
-                if x != m and row[x] > 0:
-                    q_out[i, x] += dq[x] * d
-        elif converged:
-            for x in range(k):
-                if x != m and row[x] > 0:
-                    q_out[i, x] = table_q(ell - lw[x], coef, y_lo, inv_h, h, y_hi)[0]
-        if t_m >= 0:
-            e_m = math.exp(-abs(t_m))
-            q_top = 1.0 - e_m / (1.0 + e_m) if t_m >= 0 else e_m / (1.0 + e_m)
-        else:
-            e = math.exp(t_m)
-            q_top = e / (1.0 + e)
-        top = row[m]
-        for x in range(k):
-            if row[x] == top:
-                q_out[i, x] = q_top  # tied top classes are bitwise equal
-            elif not row[x] > 0:
-                q_out[i, x] = 0.0
-        lam_out[i] = math.exp(ell)
-        ok_out[i] = converged and ok_m
+                if row[x] == top:
+                    q_out[i, x] = q_top  # tied top classes are bitwise equal
+                elif not row[x] > 0:
+                    q_out[i, x] = 0.0
+            lam_out[i] = math.exp(ell)
+            ok_out[i] = converged and ok_m

@@ -1,4 +1,4 @@
-"""Where focal loss amplifies and where it suppresses (THEORY.md section 4).
+"""Where focal loss amplifies and where it suppresses (arXiv:2603.02533).
 
 With ``G(p) = p phi(p)`` and the multiplier ``lam`` of the minimizer, the
 exact identity ``lam Q*(x) / P(x) = G(Q*(x))`` gives ``Q*(x) > P(x)`` iff
@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._loss import _log_g_of_t, _max_gradient_weight, _sigmoid
+from ._logit import log_g, sigmoid
+from ._loss import _max_gradient_weight
 from ._minimizer import minimizer
 from ._validation import check_class_weights, check_distribution, check_gamma
 
@@ -133,18 +134,18 @@ def _crossings(lam: np.ndarray, g: float, t_max: float):
     hi = np.full(lam.shape, t_max)
     for _ in range(110):
         mid = 0.5 * (lo + hi)
-        above = _log_g_of_t(mid, g) > log_lam
+        above = log_g(mid, g) > log_lam
         hi = np.where(above, mid, hi)
         lo = np.where(above, lo, mid)
-    left = _sigmoid(0.5 * (lo + hi))
+    left = sigmoid(0.5 * (lo + hi))
     lo = np.full(lam.shape, t_max)
     hi = np.full(lam.shape, 745.0)
     for _ in range(110):
         mid = 0.5 * (lo + hi)
-        above = _log_g_of_t(mid, g) > log_lam
+        above = log_g(mid, g) > log_lam
         lo = np.where(above, mid, lo)
         hi = np.where(above, hi, mid)
-    right = _sigmoid(0.5 * (lo + hi))
+    right = sigmoid(0.5 * (lo + hi))
     return left, right
 
 

@@ -8,11 +8,13 @@ into a silent NaN further down.
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
 
 __all__ = [
     "SUM_TOLERANCE",
+    "ConvergenceWarning",
     "as_float_array",
     "check_class_weights",
     "check_distribution",
@@ -20,11 +22,46 @@ __all__ = [
     "check_probabilities",
     "check_sigmoid_alpha",
     "move_class_axis",
+    "warn_not_converged",
 ]
 
 #: Rows of a distribution must sum to 1 within this absolute tolerance
 #: (scaled by sqrt(K) for K classes, to allow for rounding in the input).
 SUM_TOLERANCE = 1e-8
+
+
+class ConvergenceWarning(RuntimeWarning):
+    """An iteration stopped at its cap before converging; the message names the rows/values.
+
+    The result is still returned (the last iterate), but its stated accuracy
+    is not guaranteed for the rows or values named.
+    """
+
+
+def warn_not_converged(what: str, maxiter: int, mask, values=None, label: str = "row",
+                       stacklevel: int = 2) -> None:  # fmt: skip
+    """Emit a :class:`ConvergenceWarning` naming how many entries of ``mask`` did not converge.
+
+    ``mask`` flags the unconverged entries (rows or elements); the message
+    gives their count and the first few indices (and ``values`` there, if given).
+    """
+    mask = np.asarray(mask, dtype=bool)
+    where = np.argwhere(mask)[:5]
+    items = []
+    for idx in where:
+        index = tuple(int(i) for i in idx)
+        text = _format_index(index) if index else "()"
+        if values is not None:
+            text += f" ({label} = {float(np.asarray(values)[index])!r})"
+        items.append(text)
+    more = ", ..." if mask.sum() > len(items) else ""
+    warnings.warn(
+        f"{what} did not converge in {maxiter} iterations for {int(mask.sum())} "
+        f"{'entries' if values is not None else 'rows'}, at index {', '.join(items)}{more}; "
+        "the last iterate is returned",
+        ConvergenceWarning,
+        stacklevel=stacklevel + 1,
+    )
 
 
 def _first_index(mask: np.ndarray) -> tuple[int, ...]:
@@ -36,10 +73,38 @@ def _format_index(index: tuple[int, ...]) -> str:
     return str(index[0]) if len(index) == 1 else str(index)
 
 
+def _is_tensor(x) -> bool:
+    """Duck-typed test for a torch tensor (torch is never imported here)."""
+    return type(x).__module__.startswith("torch") and hasattr(x, "device")
+
+
+def _tensor_to_numpy(x, name: str) -> np.ndarray:
+    """A CPU tensor as an ndarray (detached, no copy where possible); others refused."""
+    device = getattr(x.device, "type", str(x.device))
+    if device != "cpu":
+        raise TypeError(
+            f"`{name}` is a torch tensor on device {str(x.device)!r}; the NumPy functions take "
+            f"CPU arrays: pass `{name}.cpu()`, or use the losses in `focalentropy.torch` on the GPU"
+        )
+    x = x.detach()
+    if str(getattr(x, "dtype", "")) == "torch.bfloat16":  # no NumPy dtype for bfloat16
+        x = x.float()
+    resolve = getattr(x, "resolve_conj", None)  # complex views: rejected below, not here
+    return np.asarray(resolve() if resolve is not None else x)
+
+
 def as_float_array(x, name: str) -> np.ndarray:
-    """Convert ``x`` to a float64 array, rejecting non-numeric input."""
+    """Convert ``x`` to a float64 array, rejecting non-numeric input.
+
+    CPU torch tensors (and anything ``np.asarray`` takes) are accepted and
+    detached; tensors on another device are refused with a ``TypeError``.
+    """
     if isinstance(x, (str, bytes)):
         raise TypeError(f"`{name}` must be array-like of real numbers, got {type(x).__name__}")
+    if type(x) is np.ndarray and x.dtype == np.float64:
+        return x  # the common case: nothing to check or convert
+    if _is_tensor(x):
+        return as_float_array(_tensor_to_numpy(x, name), name)
     try:
         arr = np.asarray(x)
     except Exception as exc:  # pragma: no cover - numpy raises many kinds
@@ -64,6 +129,8 @@ def as_float_array(x, name: str) -> np.ndarray:
 
 def check_gamma(gamma) -> float:
     """Return ``gamma`` as a float after checking ``0 <= gamma < inf``."""
+    if _is_tensor(gamma):
+        gamma = _tensor_to_numpy(gamma, "gamma")
     if isinstance(gamma, bool) or not isinstance(gamma, (numbers.Real, np.ndarray)):
         raise TypeError(f"`gamma` must be a real number, got {type(gamma).__name__}")
     if isinstance(gamma, np.ndarray):
@@ -79,6 +146,8 @@ def check_gamma(gamma) -> float:
 def check_probabilities(q, name: str) -> np.ndarray:
     """Elementwise probabilities: finite, in [0, 1]."""
     arr = as_float_array(q, name)
+    if arr.size and arr.min() >= 0 and arr.max() <= 1:  # NaN fails both comparisons
+        return arr
     bad = ~((arr >= 0) & (arr <= 1))  # also catches NaN
     if bad.any():
         index = _first_index(bad)
@@ -108,6 +177,11 @@ def check_distribution(p, name: str, axis: int = -1) -> np.ndarray:
     ``max(SUM_TOLERANCE, 8 eps) * sqrt(K)``, with ``eps`` that of the input's
     float dtype (float32 softmax outputs sum to 1 only to ~1e-7).
     """
+    base = SUM_TOLERANCE
+    if _is_tensor(p):
+        if str(p.dtype) == "torch.bfloat16":
+            base = 8 * 2.0**-7  # bfloat16 keeps 8 significant bits
+        p = _tensor_to_numpy(p, name)
     in_dtype = getattr(p, "dtype", None)
     arr = check_probabilities(p, name)
     arr = move_class_axis(arr, axis, name)
@@ -116,8 +190,11 @@ def check_distribution(p, name: str, axis: int = -1) -> np.ndarray:
     total = arr.sum(axis=-1)
     # rows computed in float32/float16 (a softmax output) sum to 1 only to
     # their own precision
-    base = SUM_TOLERANCE
-    if in_dtype is not None and np.dtype(in_dtype).kind == "f":
+    try:
+        in_dtype = np.dtype(in_dtype) if in_dtype is not None else None
+    except TypeError:  # an array-like whose dtype NumPy does not know
+        in_dtype = None
+    if in_dtype is not None and in_dtype.kind == "f":
         base = max(base, 8 * float(np.finfo(in_dtype).eps))
     tol = base * np.sqrt(arr.shape[-1])
     bad = ~(np.abs(total - 1.0) <= tol)
@@ -172,6 +249,8 @@ def check_sigmoid_alpha(alpha) -> float | None:
     """RetinaNet weight: None (unweighted) or a scalar in (0, 1)."""
     if alpha is None:
         return None
+    if _is_tensor(alpha):
+        alpha = _tensor_to_numpy(alpha, "alpha")
     if isinstance(alpha, bool) or not isinstance(alpha, (numbers.Real, np.ndarray)):
         raise TypeError(f"`alpha` must be None or a real number, got {type(alpha).__name__}")
     a = float(np.asarray(alpha).item()) if isinstance(alpha, np.ndarray) else float(alpha)
