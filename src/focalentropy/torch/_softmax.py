@@ -58,35 +58,52 @@ def _class_ids(z: Tensor) -> Tensor:
 def log_odds(z: Tensor, index: Tensor) -> Tensor:
     """``log((1 - p) / p)`` at ``index`` (N, 1, *): a log-sum-exp of the other logits.
 
+    Exact for every finite row (the eager kernel's far rows use it).
     ``-inf`` logits are clamped to the dtype's lowest finite value, so that a
-    row whose other classes are all ``-inf`` has a finite log-sum-exp and
-    zero (not NaN) gradients there.
+    row whose other classes are all ``-inf`` has a finite log-sum-exp.
     """
     floor = torch.finfo(z.dtype).min
     others = z.clamp(min=floor).masked_fill(_class_ids(z) == index, -math.inf)
     return torch.logsumexp(others, 1, keepdim=True) - z.gather(1, index)
 
 
+def _traced_log_odds(z: Tensor, index: Tensor) -> Tensor:
+    """:func:`log_odds` in the form compilers fuse into one pass over ``z``.
+
+    ``log sum_{c != y} exp(z_c - m) + m - z_y`` with the row max ``m`` held
+    constant (the value does not depend on it). Where the other classes'
+    mass underflows (below the dtype's ``tiny``) it is clamped there: every
+    quantity of such a row underflows anyway, and the gradient stays finite.
+    """
+    m = z.detach().amax(1, keepdim=True)
+    others = torch.exp(z - m).masked_fill(_class_ids(z) == index, 0.0).sum(1, keepdim=True)
+    return torch.log(others.clamp(min=torch.finfo(z.dtype).tiny)) + m - z.gather(1, index)
+
+
 def focal_of_log_odds(log_x: Tensor, gamma) -> Tensor:
     """``l(p) = (1-p)^gamma (-log p)`` from ``log_x = log((1-p)/p)``, smooth in ``log_x``.
 
-    Infinite ``log_x`` (an infinite target logit) gives the limit
-    ``relu(log_x)`` and its gradient (as cross-entropy), never ``0 * inf``.
+    ``-log p = softplus(log_x)`` and ``log(1-p) = -softplus(-log_x)``, both
+    exact. An infinite ``log_x`` (a ``-inf`` target logit) gives an infinite
+    loss and cross-entropy's gradient: the focus factor is evaluated at
+    ``log_x`` clamped to a finite value (its derivative is 0 there), which
+    never forms ``0 * inf``.
     """
-    finite = torch.isfinite(log_x)
-    safe = torch.where(finite, log_x, 0.0)
-    value = F.softplus(safe, threshold=SOFTPLUS_THRESHOLD)  # -log p
-    if not _is_zero(gamma):
-        value = torch.exp(F.softplus(-safe, threshold=SOFTPLUS_THRESHOLD) * -gamma) * value
-    return torch.where(finite, value, F.relu(log_x))
+    nlp = F.softplus(log_x, threshold=SOFTPLUS_THRESHOLD)  # -log p
+    if _is_zero(gamma):
+        return nlp
+    bounded = log_x.clamp(max=torch.finfo(log_x.dtype).max)
+    log_r = F.softplus(-bounded, threshold=SOFTPLUS_THRESHOLD).neg()  # log(1 - p)
+    return torch.exp(log_r * gamma) * nlp
 
 
 def dense_focal(z: Tensor, gamma) -> Tensor:
     """``l(p_c)`` for every class (N, C, *), smooth in ``z``.
 
     ``log(1 - p_c)`` is ``log1p(-p_c)`` where ``p_c <= 1/2`` and, for the one
-    class that may exceed 1/2 (the row's argmax), the log-sum-exp of the
-    other classes' log-probabilities.
+    class that may exceed 1/2 (the row's argmax), the log of the other
+    classes' summed probabilities (clamped at ``tiny``, as in
+    :func:`_traced_log_odds`).
     """
     logp = torch.log_softmax(z, 1)
     if _is_zero(gamma):
@@ -95,9 +112,8 @@ def dense_focal(z: Tensor, gamma) -> Tensor:
     safe = torch.where(finite, logp, 0.0)
     low = torch.log1p(-torch.exp(safe.clamp(max=_LOG_HALF)))
     top = safe.argmax(1, keepdim=True)
-    floor = torch.finfo(z.dtype).min
-    others = logp.clamp(min=floor).masked_fill(_class_ids(z) == top, -math.inf)
-    high = torch.logsumexp(others, 1, keepdim=True)
+    rest = torch.exp(logp).masked_fill(_class_ids(z) == top, 0.0).sum(1, keepdim=True)
+    high = torch.log(rest.clamp(min=torch.finfo(z.dtype).tiny))
     log1m = torch.where(safe <= _LOG_HALF, low, high)
     value = torch.exp(log1m * gamma) * -safe
     return torch.where(finite, value, -logp)
@@ -119,7 +135,7 @@ def per_sample_traceable(
         return z.sum(1) * 0.0
     loss = None
     if index is not None:
-        loss = focal_of_log_odds(log_odds(z, index.unsqueeze(1)), gamma).squeeze(1)
+        loss = focal_of_log_odds(_traced_log_odds(z, index.unsqueeze(1)), gamma).squeeze(1)
         if hard_scale is not None:
             loss = loss * hard_scale
     if dense_w is not None:
