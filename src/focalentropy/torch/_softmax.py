@@ -76,8 +76,11 @@ def _traced_log_odds(z: Tensor, index: Tensor) -> Tensor:
     quantity of such a row underflows anyway, and the gradient stays finite.
     """
     m = z.detach().amax(1, keepdim=True)
-    others = torch.exp(z - m).masked_fill(_class_ids(z) == index, 0.0).sum(1, keepdim=True)
-    return torch.log(others.clamp(min=torch.finfo(z.dtype).tiny)) + m - z.gather(1, index)
+    hit = _class_ids(z) == index
+    others = torch.exp(z - m).masked_fill(hit, 0.0).sum(1, keepdim=True)
+    # z_y as a masked sum, not a gather: its backward is then pointwise (no scatter)
+    z_y = torch.where(hit, z, 0.0).sum(1, keepdim=True)
+    return torch.log(others.clamp(min=torch.finfo(z.dtype).tiny)) + m - z_y
 
 
 def focal_of_log_odds(log_x: Tensor, gamma) -> Tensor:
@@ -234,7 +237,7 @@ def _softmax(z: Tensor) -> Tensor:
     """``softmax(z, 1)``; written out for fewer than 128 classes, where it is 2-6x faster."""
     if z.shape[1] >= 128:
         return torch.softmax(z, 1)
-    e = torch.exp(z - z.amax(1, keepdim=True))
+    e = (z - z.amax(1, keepdim=True)).exp_()  # one allocation: fresh pages cost as much as exp
     if e.dim() == 2:
         return e.div_(torch.mv(e, e.new_ones(e.shape[1])).unsqueeze(1))
     return e.div_(e.sum(1, keepdim=True))
@@ -360,7 +363,9 @@ class SoftmaxFocal(torch.autograd.Function):
                     rest = rest + a * ~same
                 grad_z = (prob * (rest + own)).sub_(u)
                 if a is not None:
-                    grad_z.scatter_add_(1, idx, a.neg())
+                    # one entry per row: gather + scatter_ (scatter_add_ is
+                    # nondeterministic on CUDA)
+                    grad_z.scatter_(1, idx, grad_z.gather(1, idx) - a)
                 grad_z.scatter_(1, amax, p_m * rest - r_m * own)
         if ctx.needs_input_grad[3]:
             grad_hard = (hard_value * go).squeeze(1)
