@@ -22,7 +22,7 @@ from ._checks import (
     host_checks,
     tracing,
 )
-from ._sigmoid import SigmoidFocal, elementwise_traceable
+from ._sigmoid import SigmoidFocal, SigmoidFocalTraced, elementwise_traceable
 from ._softmax import softmax_focal
 from ._targets import softmax_targets
 
@@ -303,9 +303,11 @@ def sigmoid_focal_loss(
     autocast_on, ctx = autocast_off(inputs)
     with ctx:
         x, t = inputs.to(dtype), targets.to(dtype)
-        traceable = tracing(x, t) or isinstance(g, Tensor)
-        if traceable:
-            loss = elementwise_traceable(x, t, g, a)
+        if isinstance(g, Tensor) or tracing(x, t):
+            if isinstance(g, Tensor):  # per-element gamma, possibly requiring grad
+                loss = elementwise_traceable(x, t, g, a)
+            else:
+                loss = SigmoidFocalTraced.apply(x, t, g, a)
             if reduction == "mean":
                 loss = loss.mean()
             elif reduction == "sum":

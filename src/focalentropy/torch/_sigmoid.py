@@ -10,8 +10,11 @@ no division and no ``inf * 0`` for finite ``x``. Infinite logits take the
 limits ``l(p) -> relu(-x)``, ``l(1 - p) -> relu(x)`` and their gradients,
 which are the binary cross-entropy's.
 
-* :func:`elementwise_traceable`: plain differentiable ops (compile, export,
-  torch.func, FakeTensor/meta, and the double backward).
+* :class:`SigmoidFocalTraced`: compile, export, torch.func, FakeTensor/meta;
+  an explicit backward written in differentiable ops (one ``exp`` and one
+  ``log1p`` per element for ``softplus(+-x)`` and ``sigmoid(x)``).
+* :func:`elementwise_traceable`: plain autograd (a tensor ``gamma``, and the
+  double backward of the eager kernel).
 * :class:`SigmoidFocal`: the eager kernel. It works through the input in
   blocks of ~64K elements so that the temporaries of the formula stay small
   (peak extra memory: the output plus a few blocks), saves only its inputs,
@@ -63,12 +66,100 @@ def _terms(x: Tensor, gamma, want_grad: bool):
     return l_pos, l_neg, d_pos, d_neg
 
 
-def elementwise_traceable(x: Tensor, t: Tensor, gamma, alpha) -> Tensor:
-    """The elementwise loss from plain differentiable ops (smooth for finite x)."""
+def _pieces(x: Tensor, gamma):
+    """``softplus(+-x)``, ``p = sigmoid(x)``, ``1 - p`` and the two focus factors.
+
+    From one ``exp`` and one ``log1p``: with ``e = exp(-|x|)`` and
+    ``s = log1p(e)``, ``softplus(x) = max(x, 0) + s``, ``softplus(-x) =
+    max(-x, 0) + s`` and ``p = 1/(1+e)`` or ``e/(1+e)``, all exact. ``-|x|``
+    and the branches are ``where``s of analytic identities, so autograd's
+    derivatives of every order are exact, also at ``x = 0``.
+    """
+    positive = x > 0
+    e = torch.exp(torch.where(positive, -x, x))
+    s = torch.log1p(e)
+    sp_pos = torch.where(positive, x + s, s)  # -log(1 - p)
+    sp_neg = torch.where(positive, s, s - x)  # -log p
+    inv = 1 / (1 + e)
+    p = torch.where(positive, inv, e * inv)
+    q = torch.where(positive, e * inv, inv)
+    if _is_zero(gamma):
+        return sp_pos, sp_neg, p, q, None, None
+    return sp_pos, sp_neg, p, q, torch.exp(sp_pos * -gamma), torch.exp(sp_neg * -gamma)
+
+
+def _traced_terms(x: Tensor, gamma, want_grad: bool):
+    """:func:`_terms` without in-place ops (its ops are differentiated again)."""
     finite = torch.isfinite(x)
-    xs = torch.where(finite, x, 0.0)
-    sp_pos = F.softplus(xs, threshold=SOFTPLUS_THRESHOLD)
-    sp_neg = F.softplus(-xs, threshold=SOFTPLUS_THRESHOLD)
+    sp_pos, sp_neg, p, q, focus_pos, focus_neg = _pieces(torch.where(finite, x, 0.0), gamma)
+    if focus_pos is None:
+        l_pos, l_neg = sp_neg, sp_pos
+    else:
+        l_pos, l_neg = focus_pos * sp_neg, focus_neg * sp_pos
+    l_pos = torch.where(finite, l_pos, F.relu(-x))
+    l_neg = torch.where(finite, l_neg, F.relu(x))
+    if not want_grad:
+        return l_pos, l_neg, None, None
+    d_pos = q + gamma * p * sp_neg
+    d_neg = p + gamma * q * sp_pos
+    if focus_pos is not None:
+        d_pos, d_neg = d_pos * focus_pos, d_neg * focus_neg
+    d_pos = -torch.where(finite, d_pos, (x < 0).to(x.dtype))
+    d_neg = torch.where(finite, d_neg, (x > 0).to(x.dtype))
+    return l_pos, l_neg, d_pos, d_neg
+
+
+class SigmoidFocalTraced(torch.autograd.Function):
+    """The elementwise loss for compile, export and torch.func, with an explicit backward.
+
+    The backward is written in differentiable ops, so double backward
+    differentiates it; ``generate_vmap_rule`` lets ``vmap`` batch it.
+    ``gamma`` here is a number (a tensor gamma runs :func:`elementwise_traceable`).
+    """
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(x, t, gamma, alpha):
+        l_pos, l_neg, _, _ = _traced_terms(x, gamma, want_grad=False)
+        a_pos, a_neg = _weights(t, alpha)
+        return a_pos * l_pos + a_neg * l_neg
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, t, gamma, alpha = inputs
+        a_tensor = alpha if isinstance(alpha, Tensor) else None
+        ctx.save_for_backward(x, t, a_tensor)
+        ctx.gamma = gamma
+        ctx.alpha = None if a_tensor is not None else alpha
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, t, a_tensor = ctx.saved_tensors
+        alpha = a_tensor if a_tensor is not None else ctx.alpha
+        need_x, need_t = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        need_a = a_tensor is not None and ctx.needs_input_grad[3]
+        l_pos, l_neg, d_pos, d_neg = _traced_terms(x, ctx.gamma, want_grad=need_x)
+        grad_x = grad_t = grad_a = None
+        if need_x:
+            a_pos, a_neg = _weights(t, alpha)
+            grad_x = (a_pos * d_pos + a_neg * d_neg) * grad
+        if need_t:
+            d_t = l_pos - l_neg if alpha is None else alpha * l_pos - (1 - alpha) * l_neg
+            grad_t = d_t * grad
+        if need_a:
+            grad_a = ((t * l_pos - (1 - t) * l_neg) * grad).sum_to_size(a_tensor.shape)
+        return grad_x, grad_t, None, grad_a
+
+
+def elementwise_traceable(x: Tensor, t: Tensor, gamma, alpha) -> Tensor:
+    """The elementwise loss from plain differentiable ops (smooth for finite x).
+
+    Used for a tensor ``gamma`` (which may require a gradient) and for the
+    double backward of the eager kernel.
+    """
+    finite = torch.isfinite(x)
+    sp_pos, sp_neg = _pieces(torch.where(finite, x, 0.0), 0.0)[:2]
     if _is_zero(gamma):
         l_pos, l_neg = sp_neg, sp_pos
     else:
