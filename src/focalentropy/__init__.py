@@ -50,7 +50,15 @@ __version__ = "0.1.0"
 
 # Submodules loaded on first attribute access: `torch` needs torch, and the
 # others pull in optional or slow imports that `import focalentropy` avoids.
-_LAZY_SUBMODULES = ("asymptotics", "calibration", "torch", "experiments", "report", "cli")
+_LAZY_SUBMODULES = (
+    "asymptotics",
+    "boosting",
+    "calibration",
+    "torch",
+    "experiments",
+    "report",
+    "cli",
+)
 
 
 def __getattr__(name):
