@@ -479,3 +479,59 @@ class TestFocalTemperatureScaling:
         cal = FocalTemperatureScaling("auto").fit(minimizer(p, 1.5), y)
         assert abs(cal.gamma_ - 1.5) < 0.3
         assert cal.temperature_ == pytest.approx(1.0, abs=0.05)
+
+    def test_log_likelihood_applies_the_temperature(self):
+        rng = np.random.default_rng(12)
+        z = rng.normal(scale=1.5, size=(4000, 4))
+        y = _sample_labels(rng, _softmax(z))
+        q = minimizer(_softmax(3 * z), 2.0)  # focal and over-confident: T far from 1
+        cal = FocalTemperatureScaling(2.0).fit(q, y)
+        assert cal.temperature_ > 2
+        assert cal.log_likelihood(q, y) == pytest.approx(cal.log_likelihood_, rel=1e-12)
+        # without the temperature the likelihood is the recover-only one, lower here
+        recover_only = FocalRecalibrator(2.0).fit(q, y).log_likelihood(q, y)
+        assert recover_only < cal.log_likelihood(q, y)
+        with pytest.raises(ValueError, match="call `fit"):
+            FocalTemperatureScaling(2.0).log_likelihood(q, y)
+
+
+def test_metric_messages_do_not_offer_an_option_they_lack():
+    bad = np.array([[0.5, 0.4]])
+    with pytest.raises(ValueError, match="must sum to 1") as info:
+        expected_calibration_error(bad, np.array([0]))
+    assert "from_logits" not in str(info.value)
+    with pytest.raises(ValueError, match="from_logits=True"):
+        FocalRecalibrator(2.0).transform(bad)
+
+
+class TestScikitLearnContract:
+    """The recalibrators follow the estimator conventions: clone, pickle, Pipeline."""
+
+    ESTIMATORS = (
+        lambda: FocalRecalibrator(2.0, from_logits=True),
+        lambda: FocalRecalibrator("auto", from_logits=True),
+        lambda: TemperatureScaling(from_logits=True),
+        lambda: FocalTemperatureScaling(1.5, from_logits=True),
+    )
+
+    @pytest.mark.parametrize("make", ESTIMATORS)
+    def test_clone_pickle_and_pipeline(self, make, logit_data):
+        import pickle
+
+        sklearn_base = pytest.importorskip("sklearn.base")
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import FunctionTransformer
+
+        z, y = logit_data
+        z, y = z[:3000], y[:3000]
+        est = make()
+        twin = sklearn_base.clone(est)
+        assert twin is not est
+        assert twin.get_params() == est.get_params()
+        fitted = est.fit(z, y)
+        restored = pickle.loads(pickle.dumps(fitted))
+        np.testing.assert_array_equal(restored.transform(z), fitted.transform(z))
+        assert not hasattr(twin, "n_classes_")  # clone copies parameters, not fitted state
+        pipe = make_pipeline(FunctionTransformer(lambda v: 2.0 * v), make()).fit(z, y)
+        np.testing.assert_allclose(pipe.predict_proba(z), make().fit(2 * z, y).transform(2 * z))
+        np.testing.assert_array_equal(pipe.predict(z), (2 * z).argmax(-1))

@@ -63,13 +63,16 @@ def _index_str(index: tuple[int, ...]) -> str:
     return str(index[0]) if len(index) == 1 else str(index)
 
 
-def check_probs(probs, name: str = "probs", *, normalize: bool = False) -> np.ndarray:
+def check_probs(
+    probs, name: str = "probs", *, normalize: bool = False, logits_hint: bool = False
+) -> np.ndarray:
     """Validate probability rows (class axis last) and return a float64 array.
 
     Entries must be finite and in ``[0, 1]``; each row must sum to 1 within
     ``max(1e-8, 100 eps) sqrt(K)`` where ``eps`` is the input's machine
     epsilon (float32 softmax outputs pass). ``normalize=True`` rescales the
-    rows to sum to 1 exactly in float64.
+    rows to sum to 1 exactly in float64. ``logits_hint`` (for callers that
+    take ``from_logits``) adds that option to the message of a bad row sum.
     """
     raw = _to_numpy(probs, name)
     if raw.dtype == object or raw.dtype.kind not in "biuf":
@@ -95,7 +98,11 @@ def check_probs(probs, name: str = "probs", *, normalize: bool = False) -> np.nd
         raise ValueError(
             f"`{name}` must sum to 1 along the last (class) axis{where}; "
             f"got sum {float(total[index])!r} (tolerance {tol:.1e}). "
-            "Pass logits with `from_logits=True` or normalize the rows."
+            + (
+                "Pass logits with `from_logits=True` or normalize the rows."
+                if logits_hint
+                else "Normalize the rows (softmax outputs), or apply softmax to logits first."
+            )
         )
     if normalize:
         arr = arr / total[..., None]

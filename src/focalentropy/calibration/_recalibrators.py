@@ -3,7 +3,7 @@
 A model trained with focal loss (focusing parameter ``gamma``) estimates the
 focal minimizer ``Q* = argmin_Q H_gamma(P, Q)``, not the class posterior
 ``P``. The KKT conditions ``alpha_x P(x) phi(Q*(x)) = lam`` invert in closed
-form (THEORY.md section 3; Charoenphakdee et al., CVPR 2021):
+form (docs/theory.rst, section "The inverse map"; Charoenphakdee et al., CVPR 2021):
 
     P(x) = (1 / (alpha_x phi(Q*(x)))) / sum_y 1 / (alpha_y phi(Q*(y))),
 
@@ -189,6 +189,21 @@ class _Recalibrator:
             setattr(self, name, value)
         return self
 
+    def __sklearn_tags__(self):
+        """Estimator tags for scikit-learn >= 1.6 (``clone``, ``Pipeline``).
+
+        Only scikit-learn calls this, so importing it here adds no dependency:
+        a transformer that needs labels to fit, like a supervised calibrator.
+        """
+        from sklearn.utils import InputTags, Tags, TargetTags, TransformerTags
+
+        return Tags(
+            estimator_type=None,
+            target_tags=TargetTags(required=True),
+            transformer_tags=TransformerTags(),
+            input_tags=InputTags(),
+        )
+
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({args})"
@@ -212,7 +227,9 @@ class _Recalibrator:
                 raise ValueError(f"`{name}` must not contain NaN or +inf; found one at {index}")
             pair = _log_pair_from_logits(z, kind)
         elif kind == "softmax":
-            pair = _log_pair_from_probs(check_probs(X, name, normalize=True), kind)
+            pair = _log_pair_from_probs(
+                check_probs(X, name, normalize=True, logits_hint=True), kind
+            )
         else:
             p = check_probabilities(_to_numpy(X, name), name)
             if p.ndim == 0:
@@ -639,7 +656,23 @@ class FocalTemperatureScaling(FocalRecalibrator):
 
     def transform(self, X) -> np.ndarray:
         """Recovered and temperature-scaled probabilities, same shape as ``X``."""
-        if not hasattr(self, "temperature_"):
-            raise ValueError("FocalTemperatureScaling: call `fit(X, y)` before `transform`")
+        self._check_fitted()
         scores = self._scores(self._prepare(X), self.gamma_)
         return self._output(scores / self.temperature_)
+
+    def log_likelihood(self, X, y, gamma=None) -> float:
+        """Mean log-likelihood of ``y`` under the recovered, temperature-scaled probabilities.
+
+        ``gamma=None`` uses ``gamma_``; the fitted ``temperature_`` is always
+        applied, so ``log_likelihood(X, y)`` on the fitting data equals
+        ``log_likelihood_``.
+        """
+        self._check_fitted()
+        g = self.gamma_ if gamma is None else check_gamma(gamma)
+        prep = self._prepare(X)
+        scores = self._scores(prep, g) / self.temperature_
+        return _mean_log_lik(scores, self._check_y(y, prep.shape), self.kind)
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "temperature_"):
+            raise ValueError("FocalTemperatureScaling: call `fit(X, y)` first")
