@@ -1,4 +1,4 @@
-"""Tests of focalentropy.asymptotics (THEORY.md section 5).
+"""Tests of focalentropy.asymptotics (docs/theory.rst, section "Asymptotics").
 
 The coefficients are checked against 50-digit finite differences of the
 exact minimizer (``mp_polish`` at gamma = 1e-12 and 1e10), and the stated
@@ -147,7 +147,7 @@ class TestTailRatio:
         assert _slope(eps, errors) == pytest.approx(1.0, abs=0.1)
 
     def test_over_suppression_example(self):
-        # THEORY.md section 4: K = 5, gamma = 2 over-suppresses the rare class
+        # docs/theory.rst, section "Regimes": K = 5, gamma = 2 over-suppresses the rare class
         eps = 1e-8
         p = np.append(np.full(4, (1 - eps) / 4), eps)
         assert tail_ratio(p, 2.0) < 1.0

@@ -75,7 +75,7 @@ def _cutoff(name: str) -> int:
 
 
 def _mp_psi(t, g):
-    """log phi(sigmoid t) and its derivative, in mp (THEORY.md section 2)."""
+    """log phi(sigmoid t) and its derivative, in mp (docs/theory.rst, "The loss term")."""
     e = mp.exp(t)
     q = e / (1 + e)
     r = 1 / (1 + e)

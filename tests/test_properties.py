@@ -1,6 +1,7 @@
 """Property-based tests of the loss, phi, the minimizer and the inverse map.
 
-THEORY.md sections 2, 3 and 6, checked on random distributions (K = 2..50,
+docs/theory.rst, sections "The loss term", "The minimizer", "The inverse map" and
+"The sigmoid form", checked on random distributions (K = 2..50,
 entries from exact zeros through 1e-300 to 1, ties) and gamma in [0, 20].
 The KKT identity is verified in 50-digit arithmetic (``kkt_products``); the
 asymptotic statements by fitting the order of the error.
@@ -42,7 +43,7 @@ def _assert_rel_close(actual, expected, rtol):
 
 
 # ---------------------------------------------------------------------------
-# section 2: the loss term and phi
+# theory page, "The loss term": the loss term and phi
 # ---------------------------------------------------------------------------
 
 _open_unit = st.floats(1e-300, 1.0, exclude_max=True)
@@ -135,7 +136,7 @@ class TestPhi:
 
 
 # ---------------------------------------------------------------------------
-# section 3: the minimizer
+# theory page, "The minimizer": the minimizer
 # ---------------------------------------------------------------------------
 
 
@@ -330,7 +331,7 @@ class TestRecover:
 
 
 # ---------------------------------------------------------------------------
-# section 6: sigmoid (one-vs-rest) kind
+# theory page, "The sigmoid form": sigmoid (one-vs-rest) kind
 # ---------------------------------------------------------------------------
 
 # subnormal p have no relative precision to check against
@@ -543,7 +544,7 @@ class TestEdgeCases:
         support = p > 0
         log_p = np.log(p[support])
         spread = np.abs(log_p - log_p.mean()).max()
-        # THEORY.md section 5: Q* = 1/K + ((K-1)/(K gamma)) (log P - mean log P) + O(1/gamma^2)
+        # theory "Asymptotics": Q* = 1/K + ((K-1)/(K gamma)) (log P - mean log P) + O(1/gamma^2)
         assert np.abs(q[support] - 0.25).max() <= 0.75 * spread / gamma * 1.5
         assert q[2] == 0.0
         products = kkt_products(p, q, gamma)

@@ -1,8 +1,8 @@
-"""Where focal loss amplifies and where it suppresses (THEORY.md section 4).
+"""Where focal loss amplifies and where it suppresses (docs/theory.rst, section "Regimes").
 
 The gradient weight G, the criterion ``Q*(x) > P(x) iff G(P(x)) > lam``, the
 identity ``lam Q*/P = G(Q*)``, the tail ratio ``Q*/P -> 1/lam``, the worked
-examples of THEORY.md and the RegimesResult object.
+examples of the theory page and the RegimesResult object.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 r"""Focal entropy on countably infinite alphabets (the non-negative integers).
 
-THEORY.md sections 2-4 hold verbatim for a countable alphabet: the minimizer
+The theory page (docs/theory.rst, sections "The loss term" to "Regimes") holds
+verbatim for a countable alphabet: the minimizer
 is ``Q*(x) = phi^{-1}(lam / w_x)`` with ``w_x = alpha_x P(x)``, and the
 multiplier ``lam`` is the root of ``sum_x phi^{-1}(lam / w_x) = 1``, the sum
 running over *all* integers -- the tail beyond any truncation carries
@@ -9,7 +10,7 @@ running over *all* integers -- the tail beyond any truncation carries
 Tail bound (the derivation behind :func:`countable_minimizer`)
 ---------------------------------------------------------------
 Write ``G(q) = q phi(q)``: ``G(0+) = 1``, ``G`` has a single maximum
-``G_max`` at ``p_max`` and decreases to ``G(1) = 0`` (section 4). The KKT
+``G_max`` at ``p_max`` and decreases to ``G(1) = 0`` (section "Regimes"). The KKT
 condition is the exact identity
 
     lam Q*(x) = w_x G(Q*(x)).                                        (1)
@@ -43,7 +44,7 @@ of the head sum is covered by a margin of a few hundred ulps. For
 Finiteness
 ----------
 ``H_gamma(P) < inf`` iff the Shannon entropy ``H(P) < inf``, and
-``H_gamma(P, Q) < inf`` iff ``H(P, Q) < inf`` (section 2). Divergence cannot
+``H_gamma(P, Q) < inf`` iff ``H(P, Q) < inf`` (section "Countable alphabets"). Divergence cannot
 be read off a partial sum, so it is decided from the distribution's tail:
 
 * the scipy families handled here (``poisson``, ``geom``, ``nbinom``,

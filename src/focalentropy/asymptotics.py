@@ -1,4 +1,4 @@
-"""Asymptotic expansions of the minimizer Q* (THEORY.md section 5).
+"""Asymptotic expansions of the minimizer Q* (docs/theory.rst, section "Asymptotics").
 
 Three limits, each a closed form that needs no root finding (except
 :func:`tail_ratio`, which is the multiplier of the exact solution):
@@ -12,7 +12,7 @@ Three limits, each a closed form that needs no root finding (except
 * small probabilities: ``Q*(x) / P(x) -> 1 / lam`` as ``P(x) -> 0``.
 
 With class weights ``alpha`` the minimizer only depends on
-``w = normalize(alpha * P)`` (section 3), so the expansions are those of
+``w = normalize(alpha * P)`` (section "The minimizer"), so the expansions are those of
 ``w``: the small-gamma leading term is ``w``, not ``P``.
 """
 
@@ -189,7 +189,7 @@ def tail_ratio(p, gamma, *, alpha=None, axis=-1):
     (exactly: ``lam Q*(x) / w_x = G(Q*(x))`` with ``G(0+) = 1``). A class of
     weight ``alpha_x`` and vanishing probability therefore has
     ``Q*(x) / P(x) -> alpha_x / lam``. ``1/lam < 1`` means the rare classes
-    are over-suppressed (THEORY.md section 4). A class added with
+    are over-suppressed (docs/theory.rst, section "Regimes"). A class added with
     vanishing probability does not change ``lam`` in the limit.
 
     Parameters

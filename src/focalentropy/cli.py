@@ -3,9 +3,9 @@
 Commands
 --------
 ``focalentropy reproduce``
-    Run the validation suite (every claim of THEORY.md, in exact computation and
-    in trained models) and write ``report.html``, ``results.json`` and
-    ``figures/``; exit status 1 if a claim fails.
+    Run the validation suite (every claim of the documentation's theory page,
+    in exact computation and in trained models) and write ``report.html``,
+    ``results.json`` and ``figures/``; exit status 1 if a claim fails.
 ``focalentropy minimize``
     The focal minimizer Q* of a class distribution and its regimes table.
 ``focalentropy recover``
@@ -176,7 +176,7 @@ def main():
     help="Run only this experiment (repeatable).",
 )
 def reproduce(out_dir, quick, jobs, seed, backend, scheduler, only):
-    """Check every claim of THEORY.md and write a report.
+    """Check every claim of the theory (docs/theory.rst) and write a report.
 
     Runs four experiments (theory figures, discrete features, continuous
     features, long-tailed real data), writes OUT/report.html (self-contained),
