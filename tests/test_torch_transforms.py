@@ -20,7 +20,7 @@ from _torch_cases import (  # noqa: E402
     softmax_cells,
     softmax_inputs,
 )
-from focalentropy.torch import focal_loss, sigmoid_focal_loss  # noqa: E402
+from focalentropy.torch import FocalLoss, SigmoidFocalLoss, focal_loss, sigmoid_focal_loss  # noqa: E402
 from focalentropy.torch._functional import _per_sample_gamma  # noqa: E402
 from focalentropy.torch._softmax import SoftmaxFocal, per_sample_traceable  # noqa: E402
 from focalentropy.torch._targets import softmax_targets  # noqa: E402
@@ -671,3 +671,111 @@ class TestPerSampleParameters:
             sigmoid_focal_loss(x, t, torch.rand(4))
         with pytest.raises(ValueError, match="`alpha` must lie in \\[0, 1\\]"):
             sigmoid_focal_loss(x, t, torch.tensor([0.2, 1.5, 0.3]))
+
+
+# ---------------------------------------------------------------------------
+# regressions found by review
+# ---------------------------------------------------------------------------
+
+
+class TestReviewRegressions:
+    def test_minus_inf_logit_with_smoothing_same_gradient_everywhere(self):
+        z = torch.tensor([[1.0, -math.inf, 0.0]], dtype=torch.float64)
+        y = torch.tensor([0])
+
+        def f(zz):
+            return focal_loss(zz, y, 2.0, label_smoothing=0.1)
+
+        ze = z.clone().requires_grad_()
+        eager = torch.autograd.grad(f(ze), ze)[0]
+        traced = torch.func.grad(f)(z)
+        (double,) = torch.autograd.grad(f(ze), ze, create_graph=True)
+        torch.testing.assert_close(traced, eager, rtol=1e-12, atol=1e-15)
+        torch.testing.assert_close(double.detach(), eager, rtol=1e-12, atol=1e-15)
+        # the finite limit of the plain formula
+        zf = torch.tensor([[1.0, -1e4, 0.0]], dtype=torch.float64, requires_grad=True)
+        torch.testing.assert_close(eager, torch.autograd.grad(f(zf), zf)[0], rtol=1e-12, atol=1e-15)
+
+    def test_bad_values_rejected_under_torch_func(self):
+        z = torch.randn(3, 4)
+        with pytest.raises((IndexError, RuntimeError)):
+            torch.func.grad(lambda zz: focal_loss(zz, torch.tensor([0, 4, 1])))(z)
+        with pytest.raises((IndexError, RuntimeError)):
+            torch.func.vmap(lambda a, b: focal_loss(a, b))(z, torch.tensor([0, -1, 1]))
+        with pytest.raises((IndexError, RuntimeError)):
+            torch.func.vmap(lambda g: focal_loss(z, torch.tensor([0, 1, 2]), g))(
+                torch.tensor([-1.0, 2.0])
+            )
+
+    def test_sigmoid_forward_mode(self):
+        gen = torch.Generator().manual_seed(12)
+        x = torch.randn(4, 3, generator=gen, dtype=torch.float64)
+        t = torch.rand(4, 3, generator=gen, dtype=torch.float64)
+        v = torch.randn(4, 3, generator=gen, dtype=torch.float64)
+        for alpha in (None, 0.25, torch.tensor([0.2, 0.5, 0.8], dtype=torch.float64)):
+
+            def f(xx, alpha=alpha):
+                return sigmoid_focal_loss(xx, t, alpha, 2.0, "sum")
+
+            _, jv = torch.func.jvp(f, (x,), (v,))
+            xr = x.clone().requires_grad_()
+            (g,) = torch.autograd.grad(f(xr), xr)
+            torch.testing.assert_close(jv, (g * v).sum(), rtol=1e-12, atol=1e-14)
+            hess = torch.func.hessian(f)(x)
+            assert torch.isfinite(hess).all()
+
+    @pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+    def test_empty_batch_like_bce(self, reduction):
+        x = torch.zeros(0, 80, requires_grad=True)
+        t = torch.zeros(0, 80)
+        out = sigmoid_focal_loss(x, t, reduction=reduction)
+        ref = F.binary_cross_entropy_with_logits(x, t, reduction=reduction)
+        assert out.shape == ref.shape
+        torch.testing.assert_close(out, ref, equal_nan=True)
+        z = torch.zeros(0, 5, requires_grad=True)
+        y = torch.zeros(0, dtype=torch.long)
+        ce = F.cross_entropy(z, y, reduction=reduction)
+        torch.testing.assert_close(focal_loss(z, y, reduction=reduction), ce, equal_nan=True)
+
+    def test_scalar_parameter_tensors_follow_the_input(self):
+        z = torch.randn(4, 3, device="meta")
+        y = torch.zeros(4, dtype=torch.long, device="meta")
+        assert focal_loss(z, y, torch.tensor(2.0)).device.type == "meta"
+        t = torch.rand(4, 3, device="meta")
+        assert sigmoid_focal_loss(z, t, torch.tensor(0.25)).device.type == "meta"
+        assert FocalLoss(gamma=torch.tensor(2.0)).to("meta")(z, y).device.type == "meta"
+        assert "gamma" in FocalLoss(gamma=torch.tensor(2.0)).state_dict()
+        with pytest.raises(ValueError, match="`gamma` is on device cpu but the input is on meta"):
+            focal_loss(z, y, torch.full((4,), 2.0))
+
+    def test_module_constructors_check_arguments(self):
+        with pytest.raises(ValueError, match="`label_smoothing` must lie in"):
+            FocalLoss(label_smoothing=2.0)
+        with pytest.raises(TypeError, match="`ignore_index` must be an integer"):
+            FocalLoss(ignore_index="a")
+        with pytest.raises(ValueError, match="`alpha` must be a number <= 1"):
+            SigmoidFocalLoss(alpha=2.0)
+
+    def test_ignored_rows_with_non_finite_logits_like_cross_entropy(self):
+        inf = math.inf
+        z = torch.tensor([[1.0, 2.0, 0.0], [-inf, -inf, -inf], [math.nan, 0.0, 1.0]])
+        y = torch.tensor([0, -100, -100])
+        for kw in ({}, {"label_smoothing": 0.1}, {"weight": torch.tensor([1.0, 2.0, 3.0])}):
+            ce = F.cross_entropy(z, y, **kw)
+            for compiled in (False, True):
+                fn = lambda zz, kw=kw: focal_loss(zz, y, 0.0, **kw)  # noqa: E731
+                if compiled:
+                    fn = torch.compile(fn, fullgraph=True, backend="aot_eager")
+                torch.testing.assert_close(fn(z), ce)
+
+    def test_recover_checks_tensor_alpha(self):
+        from focalentropy.torch import recover
+
+        with pytest.raises(ValueError, match=r"`alpha` must be in \(0, 1\), got 2.0"):
+            recover(torch.tensor([0.3]), 2.0, kind="sigmoid", alpha=torch.tensor([2.0]))
+        with pytest.raises(ValueError, match=r"`alpha` must be positive, got -1\.0"):
+            recover(torch.tensor([[0.3, 0.7]]), 2.0, alpha=torch.tensor([-1.0, 1.0]))
+        q = torch.tensor([0.3, 0.9], dtype=torch.float64)
+        torch.testing.assert_close(
+            recover(q, 2.0, kind="sigmoid", alpha=-1), recover(q, 2.0, kind="sigmoid")
+        )

@@ -41,8 +41,16 @@ def host_checks(*tensors: Tensor) -> bool:
 
 
 def assert_async(condition: Tensor, message: str) -> None:
-    """A device-side assertion (no host sync); skipped where torch has no rule for it."""
-    if not torch._C._are_functorch_transforms_active():  # vmap has no batching rule
+    """A device-side assertion of ``condition`` (a bool tensor): no host sync.
+
+    Inside ``torch.func`` transforms, where ``_assert_async`` has no batching
+    rule, an ``index_select`` out of range raises instead (on the CPU
+    at once, on CUDA as a device-side assertion), with torch's generic message.
+    """
+    if torch._C._are_functorch_transforms_active():
+        flag = (~condition).to(torch.long).reshape(1)
+        torch.zeros(1, device=condition.device).index_select(0, flag)
+    else:
         torch._assert_async(condition, message)
 
 

@@ -27,6 +27,18 @@ from ._softmax import softmax_focal
 from ._targets import softmax_targets
 
 
+def _on_device(value: Tensor, x: Tensor, name: str) -> Tensor:
+    """A parameter tensor on ``x``'s device: 0-dim tensors move (like Python scalars)."""
+    if value.device == x.device:
+        return value
+    if value.dim() == 0:
+        return value.to(x.device)
+    raise ValueError(
+        f"`{name}` is on device {value.device} but the input is on {x.device}; "
+        f"move it with `{name}.to(input.device)`"
+    )
+
+
 def _per_sample_gamma(gamma, sample_shape: tuple[int, ...], dtype, name: str = "gamma"):
     """A tensor gamma broadcast to the per-sample shape (a view), in the compute dtype."""
     if not isinstance(gamma, Tensor):
@@ -74,7 +86,9 @@ def focal_loss(
     gamma : float or Tensor, default 2.0
         Focusing parameter, ``gamma >= 0``. A tensor broadcastable to the
         per-sample loss shape (N, d1, ..., dk) gives every sample its own
-        gamma (sample-dependent schedules such as FLSD-53).
+        gamma (sample-dependent schedules such as FLSD-53); standard
+        broadcasting aligns trailing axes, so per-sample values for
+        K-dimensional inputs have shape (N, 1, ..., 1).
     weight : Tensor of shape (C,), optional
         Per-class weights ``w_c`` (the multi-class ``alpha``).
     reduction : {"mean", "sum", "none"}, default "mean"
@@ -121,8 +135,11 @@ def focal_loss(
     ``vmap``, ``jacrev``, ``jvp``), double backward (Hessian-vector
     products, gradient penalties), ``torch.export``, FakeTensor and the meta
     device, CUDA without host synchronization. In eager mode a custom
-    kernel saves only the input and per-sample vectors; elsewhere the same
-    formula runs as plain differentiable operations.
+    kernel saves one (N, C) tensor (as cross-entropy does), per-sample
+    vectors and a reference to the input, which the double backward
+    differentiates (so, unlike cross-entropy, the logits must not be
+    modified in place before ``backward``); elsewhere the same formula runs
+    as plain differentiable operations.
 
     Infinite logits give what cross-entropy gives: a ``-inf`` logit of
     another class drops out; a ``-inf`` target logit gives an infinite loss
@@ -164,6 +181,8 @@ def focal_loss(
         raise ValueError(f"`input` must have at least one class, got shape {tuple(input.shape)}")
     weight = check_class_weight(weight, n_classes, dtype)
     sample_shape = (input.shape[0], *input.shape[2:])
+    if isinstance(g, Tensor):
+        g = _on_device(g, input, "gamma")
     g = _per_sample_gamma(g, sample_shape, dtype)
     if isinstance(g, Tensor):
         g = g.unsqueeze(1)
@@ -185,6 +204,7 @@ def _check_sigmoid_alpha(alpha, inputs: Tensor, dtype):
     if isinstance(alpha, Tensor):
         if not alpha.is_floating_point():
             raise TypeError(f"`alpha` must be a floating tensor, got dtype {alpha.dtype}")
+        alpha = _on_device(alpha, inputs, "alpha")
         try:
             a = torch.broadcast_to(alpha.to(dtype), inputs.shape)
         except RuntimeError:
@@ -299,15 +319,17 @@ def sigmoid_focal_loss(
     if targets.is_complex():
         raise TypeError(f"`targets` must be real, got dtype {targets.dtype}")
     a = _check_sigmoid_alpha(alpha, inputs, dtype)
+    if isinstance(g, Tensor):
+        g = _on_device(g, inputs, "gamma")
     g = _per_sample_gamma(g, tuple(inputs.shape), dtype)
     autocast_on, ctx = autocast_off(inputs)
     with ctx:
         x, t = inputs.to(dtype), targets.to(dtype)
         if isinstance(g, Tensor) or tracing(x, t):
-            if isinstance(g, Tensor):  # per-element gamma, possibly requiring grad
+            if torch.compiler.is_compiling() and not isinstance(g, Tensor):
+                loss = SigmoidFocalTraced.apply(x, t, g, a)  # fused explicit backward
+            else:  # torch.func, forward mode, fake/meta, per-element gamma
                 loss = elementwise_traceable(x, t, g, a)
-            else:
-                loss = SigmoidFocalTraced.apply(x, t, g, a)
             if reduction == "mean":
                 loss = loss.mean()
             elif reduction == "sum":

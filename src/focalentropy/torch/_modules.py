@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from ._checks import check_gamma, check_reduction
+from ._checks import check_gamma, check_ignore_index, check_label_smoothing, check_reduction
 from ._functional import focal_loss, sigmoid_focal_loss
 
 
@@ -35,10 +35,14 @@ class FocalLoss(nn.Module):
         label_smoothing: float = 0.0,
     ) -> None:
         super().__init__()
-        self.gamma = check_gamma(gamma)
+        gamma = check_gamma(gamma)
+        if isinstance(gamma, Tensor):  # follows .to(device) and is in the state_dict
+            self.register_buffer("gamma", gamma)
+        else:
+            self.gamma = gamma
         self.reduction = check_reduction(reduction)
-        self.ignore_index = ignore_index
-        self.label_smoothing = label_smoothing
+        self.ignore_index = check_ignore_index(ignore_index)
+        self.label_smoothing = check_label_smoothing(label_smoothing)
         self.register_buffer("weight", weight)
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
@@ -53,7 +57,8 @@ class FocalLoss(nn.Module):
         )
 
     def extra_repr(self) -> str:
-        return f"gamma={self.gamma}, reduction={self.reduction!r}"
+        gamma = "tensor" if isinstance(self.gamma, Tensor) else self.gamma
+        return f"gamma={gamma}, reduction={self.reduction!r}"
 
 
 class SigmoidFocalLoss(nn.Module):
@@ -77,8 +82,17 @@ class SigmoidFocalLoss(nn.Module):
         if isinstance(alpha, Tensor):
             self.register_buffer("alpha", alpha)
         else:
+            if alpha is not None and not (isinstance(alpha, (int, float)) and alpha <= 1):
+                raise ValueError(
+                    f"`alpha` must be a number <= 1 (negative: no weighting), a tensor or None, "
+                    f"got {alpha!r}"
+                )
             self.alpha = alpha
-        self.gamma = check_gamma(gamma)
+        gamma = check_gamma(gamma)
+        if isinstance(gamma, Tensor):
+            self.register_buffer("gamma", gamma)
+        else:
+            self.gamma = gamma
         self.reduction = check_reduction(reduction)
 
     def forward(self, inputs: Tensor, targets: Tensor) -> Tensor:

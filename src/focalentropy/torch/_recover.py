@@ -175,16 +175,26 @@ def _recover_softmax(x, g, alpha, dim, from_logits, log):
         score = (-log_phi_of_logit(t.clamp(-big, big), g)).clamp(max=big)
         score = torch.where(t == -math.inf, -math.inf, score)
     if alpha is not None:
-        a = check_tensor(alpha, "alpha").to(x.dtype)
+        a = check_tensor(alpha, "alpha").to(device=x.device, dtype=x.dtype)
         if a.dim() != 1 or a.shape[0] != x.shape[dim]:
             raise ValueError(
                 f"`alpha` must have shape ({x.shape[dim]},), one weight per class, "
                 f"got {tuple(a.shape)}"
             )
+        _check_alpha_values(a, a > 0, "positive")
         shape = [1] * x.dim()
         shape[dim] = -1
         score = score - torch.log(a).view(shape)
     return torch.log_softmax(score, dim) if log else torch.softmax(score, dim)
+
+
+def _check_alpha_values(a: Tensor, ok: Tensor, what: str) -> None:
+    if host_checks(a):
+        if not bool(ok.all()):
+            at = tuple(int(i) for i in (~ok).nonzero()[0])
+            raise ValueError(f"`alpha` must be {what}, got {a[at].item()} at index {at}")
+    else:
+        assert_async(ok.all(), f"recover: alpha must be {what}")
 
 
 def _recover_sigmoid(x, g, alpha, from_logits, log):
@@ -196,13 +206,14 @@ def _recover_sigmoid(x, g, alpha, from_logits, log):
     else:
         out_logit = log_phi_of_logit(-tc, g) - log_phi_of_logit(tc, g)
         out_logit = torch.where(torch.isinf(t), t, out_logit)
-    if alpha is not None:
-        if isinstance(alpha, Tensor):
-            a = alpha.to(x.dtype)
-            out_logit = out_logit + (torch.log1p(-a) - torch.log(a))
-        else:
-            a = float(alpha)
+    if isinstance(alpha, Tensor):
+        a = alpha.to(device=x.device, dtype=x.dtype)
+        _check_alpha_values(a, (a > 0) & (a < 1), "in (0, 1)")
+        out_logit = out_logit + (torch.log1p(-a) - torch.log(a))
+    elif alpha is not None:
+        a = float(alpha)
+        if a >= 0:  # negative: no weighting, the losses' convention (alpha=-1)
             if not 0 < a < 1:
-                raise ValueError(f"`alpha` must lie in (0, 1), got {a}")
+                raise ValueError(f"`alpha` must lie in (0, 1) (or be negative: none), got {a}")
             out_logit = out_logit + (math.log1p(-a) - math.log(a))
     return F.logsigmoid(out_logit) if log else torch.sigmoid(out_logit)

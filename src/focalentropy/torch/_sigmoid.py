@@ -10,11 +10,13 @@ no division and no ``inf * 0`` for finite ``x``. Infinite logits take the
 limits ``l(p) -> relu(-x)``, ``l(1 - p) -> relu(x)`` and their gradients,
 which are the binary cross-entropy's.
 
-* :class:`SigmoidFocalTraced`: compile, export, torch.func, FakeTensor/meta;
+* :class:`SigmoidFocalTraced`: ``torch.compile`` and ``torch.export``;
   an explicit backward written in differentiable ops (one ``exp`` and one
   ``log1p`` per element for ``softplus(+-x)`` and ``sigmoid(x)``).
-* :func:`elementwise_traceable`: plain autograd (a tensor ``gamma``, and the
-  double backward of the eager kernel).
+* :func:`elementwise_traceable`: plain autograd (``torch.func``, forward
+  mode, FakeTensor/meta, a tensor ``gamma``, the eager kernel's double
+  backward). Dynamo cannot trace a Function with a custom ``jvp``, so
+  forward mode runs this form rather than a third one.
 * :class:`SigmoidFocal`: the eager kernel. It works through the input in
   blocks of ~64K elements so that the temporaries of the formula stay small
   (peak extra memory: the output plus a few blocks), saves only its inputs,
@@ -110,7 +112,7 @@ def _traced_terms(x: Tensor, gamma, want_grad: bool):
 
 
 class SigmoidFocalTraced(torch.autograd.Function):
-    """The elementwise loss for compile, export and torch.func, with an explicit backward.
+    """The elementwise loss for compile and export, with an explicit backward.
 
     The backward is written in differentiable ops, so double backward
     differentiates it; ``generate_vmap_rule`` lets ``vmap`` batch it.
@@ -173,7 +175,7 @@ def elementwise_traceable(x: Tensor, t: Tensor, gamma, alpha) -> Tensor:
 
 def _blocks(x: Tensor, *others):
     """Split ``x`` and same-shaped (or broadcast) tensors into ~_BLOCK-element blocks."""
-    if x.dim() == 0:
+    if x.dim() == 0 or x.numel() == 0:
         return [(x, *others)]
     row = max(1, x[0].numel())
     rows = max(1, _BLOCK // row)

@@ -17,8 +17,9 @@ weight ``G(p) = (1-p)^gamma (1 + gamma p (-log p) / (1-p))``.
   FakeTensor and the meta device.
 * :class:`SoftmaxFocal` is the eager kernel: the same values from one
   softmax (``1 - p_y`` as the sum of the other probabilities), gradients
-  from the identity, nothing but the input and per-sample vectors saved.
-  Its backward recomputes the softmax; under ``create_graph=True`` it
+  from the identity. It saves ``softmax - onehot`` (one (N, C) tensor, as
+  cross-entropy saves its log-softmax), per-sample vectors and a reference
+  to the input (for the double backward); under ``create_graph=True`` it
   differentiates :func:`per_sample_traceable` instead, so higher
   derivatives are exact too. Data-dependent branches run only where reading
   data is free (CPU); on other devices it uses masks (no host sync).
@@ -38,7 +39,7 @@ from ._checks import tracing
 from ._targets import SoftmaxTargets, safe_mean_parts
 
 #: F.softplus switches to the identity above this; 50 keeps float64 exact
-SOFTPLUS_THRESHOLD = 50.0
+SOFTPLUS_THRESHOLD = 50  # an int: a float constant is made symbolic by torch.compile
 _LOG_HALF = math.log(0.5)
 
 
@@ -114,12 +115,18 @@ def dense_focal(z: Tensor, gamma) -> Tensor:
     finite = torch.isfinite(logp)
     safe = torch.where(finite, logp, 0.0)
     low = torch.log1p(-torch.exp(safe.clamp(max=_LOG_HALF)))
-    top = safe.argmax(1, keepdim=True)
+    top = logp.argmax(1, keepdim=True)  # from logp: a -inf class is never the top
     rest = torch.exp(logp).masked_fill(_class_ids(z) == top, 0.0).sum(1, keepdim=True)
     high = torch.log(rest.clamp(min=torch.finfo(z.dtype).tiny))
     log1m = torch.where(safe <= _LOG_HALF, low, high)
     value = torch.exp(log1m * gamma) * -safe
     return torch.where(finite, value, -logp)
+
+
+def _scaled(loss: Tensor, scale: Tensor) -> Tensor:
+    """``loss * scale`` with 0 where ``scale`` is 0 (an ignored row with non-finite
+    logits contributes nothing, as in cross-entropy, instead of ``0 * nan``)."""
+    return torch.where(scale == 0, 0.0, loss * scale)
 
 
 def per_sample_traceable(
@@ -140,11 +147,11 @@ def per_sample_traceable(
     if index is not None:
         loss = focal_of_log_odds(_traced_log_odds(z, index.unsqueeze(1)), gamma).squeeze(1)
         if hard_scale is not None:
-            loss = loss * hard_scale
+            loss = _scaled(loss, hard_scale)
     if dense_w is not None:
         dense = (dense_focal(z, gamma) * dense_w).sum(1)
         if row_scale is not None:
-            dense = dense * row_scale
+            dense = _scaled(dense, row_scale)
         loss = dense if loss is None else loss + dense
     return loss
 
@@ -263,8 +270,8 @@ class SoftmaxFocal(torch.autograd.Function):
     """Per-sample softmax focal loss (eager kernel), or ``sum_n loss_n / norm``.
 
     ``loss_n = hard_scale_n l(p_{n, target_n}) + row_scale_n sum_c
-    dense_w_{n,c} l(p_{n,c})``, class axis 1. Saves the input and
-    (N,)-sized vectors; the backward recomputes the softmax. The gradient
+    dense_w_{n,c} l(p_{n,c})``, class axis 1. Saves the softmax (one (N, C)
+    tensor), (N,)-sized vectors and a reference to the input. The gradient
     entry of a class with ``p > 1/2`` is formed from the exact ``1 - p``.
     """
 
@@ -299,7 +306,7 @@ class SoftmaxFocal(torch.autograd.Function):
                 else:
                     scale = hard_scale.unsqueeze(1)
                     hard_coef = scale if hard_coef is None else hard_coef.mul_(scale)
-                    loss = (hard_value * scale).squeeze(1)
+                    loss = _scaled(hard_value, scale).squeeze(1)
                 if not need_value:
                     hard_value = None
             if hard_coef is None and dense_w is not None:
@@ -311,7 +318,7 @@ class SoftmaxFocal(torch.autograd.Function):
             values.scatter_(1, amax, nlp_m if focus_m is None else focus_m.mul_(nlp_m))
             dense = (values * dense_w).sum(1)
             if row_scale is not None:
-                dense = dense * row_scale
+                dense = _scaled(dense, row_scale)
             loss = dense if loss is None else loss + dense
             if not ctx.needs_input_grad[4]:
                 values = None

@@ -76,7 +76,7 @@ def softmax_targets(
     else:
         valid = None
     if weight is not None:
-        scale = weight.take(target)
+        scale = weight[target]  # indexing (vmap has a batching rule for it, not for take)
         if valid is not None:
             scale = scale.masked_fill(~valid, 0.0)
     else:
