@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup_env.sh dev
 .venv/bin/ruff check src tests benchmarks examples docs/conf.py docs/check_links.py
 .venv/bin/ruff format --check src tests benchmarks examples docs/conf.py docs/check_links.py
-.venv/bin/python -m pytest -n 2 "$@"
+.venv/bin/python -m pytest -n 2 --durations=15 "$@"
 # documentation: build (executes the gallery), internal links, doctests of the pages
 .venv/bin/sphinx-build -W --keep-going -q -b html docs docs/_build/html
 .venv/bin/python docs/check_links.py docs/_build/html
