@@ -412,3 +412,14 @@ def test_hurwitz_tail_helper_matches_direct_sum():
     direct = 1 - sum(_mp_pmf("zipf(2.5)", x) for x in range(1, k + 1))
     assert abs(tail - direct) < mp.mpf(10) ** -40
     assert float(tail) == pytest.approx(float(special.zeta(2.5, k + 1) / special.zeta(2.5)))
+
+
+def test_frozen_arguments_read_without_private_scipy_api():
+    from scipy import stats
+
+    from focalentropy._countable import _shape_args_and_loc
+
+    assert _shape_args_and_loc(stats.nbinom(5, 0.3)) == ((5, 0.3), 0)
+    assert _shape_args_and_loc(stats.nbinom(n=5, p=0.3, loc=2)) == ((5, 0.3), 2)
+    assert _shape_args_and_loc(stats.poisson(3.0, 4)) == ((3.0,), 4)
+    assert _shape_args_and_loc(stats.geom(p=0.2)) == ((0.2,), 0)

@@ -190,12 +190,31 @@ class _Source:
     extra: dict = field(default_factory=dict)
 
 
+def _shape_args_and_loc(dist) -> tuple[tuple, float]:
+    """Shape parameters (in the family's order) and ``loc`` of a frozen distribution.
+
+    From the public ``dist.args``/``dist.kwds`` and ``family.shapes``
+    (scipy.stats' private ``_parse_args`` does the same).
+    """
+    family = dist.dist
+    names = [n.strip() for n in family.shapes.split(",")] if family.shapes else []
+    given = dict(zip([*names, "loc"], dist.args, strict=False))
+    for key, value in dist.kwds.items():
+        if key in given:
+            raise ValueError(f"`dist` has `{key}` both positionally and by keyword")
+        given[key] = value
+    missing = [n for n in names if n not in given]
+    if missing:
+        raise ValueError(f"`dist` ({family.name}) lacks shape parameter(s) {missing}")
+    return tuple(given[n] for n in names), given.get("loc", 0)
+
+
 def _scipy_source(dist) -> _Source:
     from scipy import special  # deferred: keeps `import focalentropy` fast
 
     family = dist.dist
     name = family.name
-    args, loc = family._parse_args(*dist.args, **dist.kwds)[:2]
+    args, loc = _shape_args_and_loc(dist)
     if loc != int(loc):
         raise ValueError(f"`dist` must have an integer `loc`, got {loc!r}")
     loc = int(loc)

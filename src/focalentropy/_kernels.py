@@ -51,13 +51,14 @@ def _get_kernel():
     if os.environ.get("FOCALENTROPY_DISABLE_NUMBA"):
         return None
     try:
-        _KERNEL = _compile()
+        _KERNEL = _load_kernels()
     except ImportError:
         _KERNEL = None
     return _KERNEL
 
 
-def _compile():
+def _load_kernels():
+    """Import the numba kernels (they compile on first call, cached on disk)."""
     from . import _numba_kernels
 
     return _numba_kernels

@@ -23,6 +23,7 @@ __all__ = ["LABELS", "RegimesResult", "regimes"]
 
 #: The per-class labels returned by :func:`regimes`.
 LABELS = ("amplified", "suppressed", "over-suppressed", "unchanged")
+_AMPLIFIED, _SUPPRESSED, _OVER_SUPPRESSED, _UNCHANGED = LABELS
 
 #: ratios within this relative distance of 1 count as "unchanged"
 _UNCHANGED_RTOL = 1e-12
@@ -214,14 +215,14 @@ def regimes(p, gamma, *, alpha=None, axis=-1, class_names=None):
         left, right = _crossings(lam, g, t_peak)
         p_low = np.where((lam > 1) & (lam < g_max), left, np.nan)
         p_high = np.where((lam > 0) & (lam < g_max), right, np.nan)
-    labels = np.full(p_eff.shape, "unchanged", dtype="<U15")
+    labels = np.full(p_eff.shape, _UNCHANGED, dtype="<U15")
     changed = ~(np.abs(ratio - 1) <= _UNCHANGED_RTOL)
     changed &= p_eff > 0
-    labels[changed & (ratio > 1)] = "amplified"
+    labels[changed & (ratio > 1)] = _AMPLIFIED
     suppressed = changed & (ratio < 1)
-    labels[suppressed] = "suppressed"
+    labels[suppressed] = _SUPPRESSED
     low = np.nan_to_num(p_low, nan=0.0)[..., None]
-    labels[suppressed & (p_eff < low)] = "over-suppressed"
+    labels[suppressed & (p_eff < low)] = _OVER_SUPPRESSED
     names = tuple(class_names) if class_names is not None else None
     if names is not None and len(names) != p_eff.shape[-1]:
         raise ValueError(
