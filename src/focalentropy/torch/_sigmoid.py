@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ._recompute import differentiable_grads
 from ._softmax import SOFTPLUS_THRESHOLD, _is_zero
 
 _BLOCK = 1 << 16
@@ -225,17 +226,12 @@ class SigmoidFocal(torch.autograd.Function):
             wanted = [(i, v) for i, v in ((0, x), (1, t)) if ctx.needs_input_grad[i]]
             if a_tensor is not None and ctx.needs_input_grad[3]:
                 wanted.append((3, a_tensor))
-            with torch.enable_grad():
+
+            def loss_fn():
                 loss = elementwise_traceable(x, t, ctx.gamma, alpha)
-                if ctx.reduce_sum:
-                    loss = loss.sum()
-                grads = torch.autograd.grad(
-                    loss, [v for _, v in wanted], grad, create_graph=True, allow_unused=True
-                )
-            out = [None] * 5
-            for (i, v), g in zip(wanted, grads, strict=True):
-                out[i] = torch.zeros_like(v) if g is None else g
-            return tuple(out)
+                return loss.sum() if ctx.reduce_sum else loss
+
+            return differentiable_grads(loss_fn, wanted, grad, 5)
         need_x, need_t = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         need_a = a_tensor is not None and ctx.needs_input_grad[3]
         grad_x = torch.empty_like(x) if need_x else None

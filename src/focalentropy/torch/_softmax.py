@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ._checks import tracing
+from ._recompute import differentiable_grads
 from ._targets import SoftmaxTargets, safe_mean_parts
 
 #: F.softplus switches to the identity above this; 50 keeps float64 exact
@@ -389,17 +390,12 @@ class SoftmaxFocal(torch.autograd.Function):
 def _differentiable_backward(ctx, grad, z, target, hard_scale, dense_w, row_scale, norm):
     """Gradients as differentiable functions of the inputs (for double backward)."""
     wanted = [(i, t) for i, t in ((0, z), (3, hard_scale), (4, dense_w)) if ctx.needs_input_grad[i]]
-    with torch.enable_grad():
+
+    def loss_fn():
         loss = per_sample_traceable(z, ctx.gamma, target, hard_scale, dense_w, row_scale)
-        if norm is not None:
-            loss = loss.sum() / norm
-        grads = torch.autograd.grad(
-            loss, [t for _, t in wanted], grad, create_graph=True, allow_unused=True
-        )
-    out = [None] * 8
-    for (i, t), g in zip(wanted, grads, strict=True):
-        out[i] = torch.zeros_like(t) if g is None else g
-    return tuple(out)
+        return loss if norm is None else loss.sum() / norm
+
+    return differentiable_grads(loss_fn, wanted, grad, 8)
 
 
 def softmax_focal(z: Tensor, gamma, targets: SoftmaxTargets, reduction: str, host: bool):
