@@ -35,6 +35,7 @@ from ._logit import (
     solve_logit,
 )
 from ._validation import (
+    check_choice,
     check_class_weights,
     check_distribution,
     check_gamma,
@@ -69,15 +70,11 @@ _NEWTON_STOP = 1e-10
 
 
 def _check_kind(kind) -> str:
-    if kind not in _KINDS:
-        raise ValueError(f"`kind` must be one of {_KINDS}, got {kind!r}")
-    return kind
+    return check_choice(kind, "kind", _KINDS)
 
 
 def _check_method(method) -> str:
-    if method not in _METHODS:
-        raise ValueError(f"`method` must be one of {_METHODS}, got {method!r}")
-    return method
+    return check_choice(method, "method", _METHODS)
 
 
 def _newton_block(w: np.ndarray, g: float, start=None):

@@ -73,6 +73,21 @@ def _format_index(index: tuple[int, ...]) -> str:
     return str(index[0]) if len(index) == 1 else str(index)
 
 
+def first_bad(arr: np.ndarray, bad: np.ndarray) -> str:
+    """``"found <value> at index <i>"`` for the first True entry of ``bad``."""
+    if arr.ndim == 0:
+        return f"found {float(arr)!r}"
+    index = _first_index(bad)
+    return f"found {float(arr[index])!r} at index {_format_index(index)}"
+
+
+def check_choice(value, name: str, choices: tuple) -> str:
+    """``value`` if it is one of ``choices``, else a ValueError naming ``name``."""
+    if value not in choices:
+        raise ValueError(f"`{name}` must be one of {choices}, got {value!r}")
+    return value
+
+
 def _is_tensor(x) -> bool:
     """Duck-typed test for a torch tensor (torch is never imported here)."""
     return type(x).__module__.startswith("torch") and hasattr(x, "device")

@@ -37,7 +37,13 @@ from typing import Any
 import numpy as np
 
 from ._minimizer import minimizer
-from ._validation import as_float_array, check_gamma, check_sigmoid_alpha
+from ._validation import (
+    as_float_array,
+    check_choice,
+    check_gamma,
+    check_sigmoid_alpha,
+    first_bad,
+)
 
 __all__ = [
     "LightGBMFocalMetric",
@@ -67,32 +73,19 @@ _BLOCK = 8192
 # ---------------------------------------------------------------------------
 
 
-def _first_bad(arr: np.ndarray, bad: np.ndarray) -> str:
-    """``"found <value> at index <i>"`` for the first True entry of ``bad``."""
-    if arr.ndim == 0:
-        return f"found {float(arr)!r}"
-    idx = tuple(int(i) for i in np.argwhere(bad)[0])
-    where = str(idx[0]) if len(idx) == 1 else str(idx)
-    return f"found {float(arr[idx])!r} at index {where}"
-
-
 def _check_kind(kind) -> str:
-    if kind not in _KINDS:
-        raise ValueError(f"`kind` must be one of {_KINDS}, got {kind!r}")
-    return kind
+    return check_choice(kind, "kind", _KINDS)
 
 
 def _check_hessian(hessian) -> str:
-    if hessian not in _HESSIANS:
-        raise ValueError(f"`hessian` must be one of {_HESSIANS}, got {hessian!r}")
-    return hessian
+    return check_choice(hessian, "hessian", _HESSIANS)
 
 
 def _check_raw(raw) -> np.ndarray:
     arr = as_float_array(raw, "raw")
     bad = ~np.isfinite(arr)
     if bad.any():
-        raise ValueError(f"`raw` must contain finite scores; {_first_bad(arr, bad)}")
+        raise ValueError(f"`raw` must contain finite scores; {first_bad(arr, bad)}")
     return arr
 
 
@@ -111,7 +104,7 @@ def _check_targets(y, shape: tuple[int, ...]) -> np.ndarray:
         raise ValueError(f"`y` must have the shape of `raw` {shape}, got {arr.shape}")
     bad = ~((arr >= 0) & (arr <= 1))
     if bad.any():
-        raise ValueError(f"`y` must contain targets in [0, 1]; {_first_bad(arr, bad)}")
+        raise ValueError(f"`y` must contain targets in [0, 1]; {first_bad(arr, bad)}")
     return arr
 
 
@@ -125,7 +118,7 @@ def _check_labels(y, shape: tuple[int, ...], k: int) -> np.ndarray:
     bad = ~((arr >= 0) & (arr < k) & (arr == np.floor(arr)))
     if bad.any():
         raise ValueError(
-            f"`y` must contain integer class labels in [0, {k}); {_first_bad(arr, bad)}"
+            f"`y` must contain integer class labels in [0, {k}); {first_bad(arr, bad)}"
         )
     return arr.astype(np.intp)
 
@@ -140,7 +133,7 @@ def _check_sample_weight(w, shape: tuple[int, ...]) -> np.ndarray | None:
         raise ValueError(f"`sample_weight` must have shape {shape}, got {arr.shape}")
     bad = ~((arr >= 0) & np.isfinite(arr))
     if bad.any():
-        raise ValueError(f"`sample_weight` must be finite and >= 0; {_first_bad(arr, bad)}")
+        raise ValueError(f"`sample_weight` must be finite and >= 0; {first_bad(arr, bad)}")
     return arr
 
 
@@ -155,7 +148,7 @@ def _check_softmax_alpha(alpha, k: int) -> np.ndarray | None:
         )
     bad = ~((arr > 0) & np.isfinite(arr))
     if bad.any():
-        raise ValueError(f"`alpha` must be positive and finite; {_first_bad(arr, bad)}")
+        raise ValueError(f"`alpha` must be positive and finite; {first_bad(arr, bad)}")
     return arr
 
 
