@@ -271,3 +271,11 @@ class TestRegimesResult:
     def test_class_names_length_checked(self):
         with pytest.raises(ValueError, match="`class_names` has 2 entries but `p` has 3"):
             regimes([0.5, 0.3, 0.2], 2.0, class_names=["a", "b"])
+
+
+def test_repr_of_many_classes_is_summarized():
+    p = np.random.default_rng(0).dirichlet(np.ones(100_000))
+    text = repr(regimes(p, 2.0))
+    assert len(text) < 3000
+    assert "99980 more classes" in text
+    assert len(regimes(p, 2.0).table()) == 100_000

@@ -311,3 +311,9 @@ class TestMethod:
     def test_unknown_method(self):
         with pytest.raises(ValueError, match=r"`method` must be one of .*'fast'"):
             minimizer(P, 2.0, method="fast")
+
+
+def test_messages_print_plain_numbers():
+    with pytest.raises(ValueError, match=r"found -2\.0 at index 1$") as info:
+        minimizer([0.5, 0.5], 2.0, alpha=[1.0, -2.0])
+    assert "np.float64" not in str(info.value)

@@ -93,13 +93,22 @@ class RegimesResult:
             for k in range(p.shape[0])
         ]
 
-    def summary(self, row=()) -> str:
-        """One row's regimes as a plain-text table."""
+    def summary(self, row=(), edgeitems: int = 10) -> str:
+        """One row's regimes as a plain-text table.
+
+        Beyond ``2 * edgeitems`` classes only the first and last ``edgeitems``
+        are listed (as NumPy summarizes long arrays); :meth:`table` has all.
+        """
         idx = tuple(np.atleast_1d(row)) if row != () else ()
         lines = [
             f"{'class':>8}  {'P':>11}  {'Q*':>11}  {'Q*/P':>8}  {'G(P)':>8}  label",
         ]
-        for rec in self.table(row):
+        records = self.table(row)
+        k = len(records)
+        shown = records if k <= 2 * edgeitems else records[:edgeitems] + records[-edgeitems:]
+        for i, rec in enumerate(shown):
+            if k > 2 * edgeitems and i == edgeitems:
+                lines.append(f"{'...':>8}  ({k - 2 * edgeitems} more classes; .table() has all)")
             lines.append(
                 f"{rec['class']!s:>8}  {rec['p']:>11.4g}  {rec['q_star']:>11.4g}  "
                 f"{rec['ratio']:>8.4f}  {rec['G(p)']:>8.4f}  {rec['label']}"

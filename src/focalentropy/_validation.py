@@ -235,10 +235,7 @@ def check_class_weights(alpha, shape: tuple[int, ...], axis: int, ndim: int) -> 
     arr = as_float_array(alpha, "alpha")
     bad = ~((arr > 0) & np.isfinite(arr))
     if bad.any():
-        index = _first_index(bad) if arr.ndim else ()
-        value = arr[index] if arr.ndim else arr.item()
-        where = f" at index {_format_index(index)}" if index else ""
-        raise ValueError(f"`alpha` must be positive and finite; found {value!r}{where}")
+        raise ValueError(f"`alpha` must be positive and finite; {first_bad(arr, bad)}")
     if arr.ndim == 1 and ndim > 1:
         # a vector of per-class weights runs along the class axis, wherever it is
         if arr.shape[0] not in (1, shape[-1]):
