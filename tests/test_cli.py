@@ -651,3 +651,10 @@ class TestReportErrors:
         assert line.startswith("Error: Invalid value for OUT_DIR:")
         assert message in line
         assert not (tmp_path / "report.html").exists()
+
+
+def test_reproduce_offers_every_experiment_of_the_runner():
+    from focalentropy.cli import _EXPERIMENT_IDS
+    from focalentropy.experiments.runner import EXPERIMENTS
+
+    assert tuple(_EXPERIMENT_IDS) == tuple(EXPERIMENTS)

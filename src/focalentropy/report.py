@@ -40,6 +40,8 @@ h3 { margin-bottom: 6px; font-size: 1.05em; }
 .badge { display: inline-block; padding: 2px 10px; border-radius: 12px; color: #fff;
          font-weight: 600; font-size: 0.85em; vertical-align: middle; }
 .badge.pass { background: var(--pass); } .badge.fail { background: var(--fail); }
+.badge.supported { background: var(--pass); } .badge.refuted { background: #8250df; }
+.badge.inconclusive { background: #9a6700; }
 .claim { background: #f0f6ff; border-left: 4px solid #0969da; padding: 10px 14px;
          margin: 12px 0; }
 .method { color: #32383f; }
@@ -93,6 +95,9 @@ def format_value(v: Any) -> str:
 
 
 def _cell(v: Any) -> str:
+    if isinstance(v, dict) and "text" in v:  # pre-formatted cell, e.g. "mean ± sd", maybe bold
+        text = html.escape(str(v["text"]))
+        return f'<td class="num">{f"<b>{text}</b>" if v.get("bold") else text}</td>'
     cls = ' class="num"' if isinstance(v, (int, float)) and not isinstance(v, bool) else ""
     return f"<td{cls}>{html.escape(format_value(v))}</td>"
 
@@ -118,6 +123,25 @@ def _claims_table(claims: list[dict], link: bool = False) -> str:
             f"<td>{html.escape(str(c['statement']))}</td><td>{html.escape(str(c['metric']))}</td>"
             f"{_cell(c['value'])}<td>{html.escape(str(c['threshold']))}</td>"
             f"<td>{_badge(bool(c['passed']))}</td></tr>"
+        )
+    out.append("</table>")
+    return _wrap("\n".join(out))
+
+
+def _findings_table(findings: list[dict]) -> str:
+    """Empirical findings: a status (supported / refuted / inconclusive), never PASS/FAIL."""
+    out = [
+        "<table><tr><th>id</th><th>finding</th><th>metric</th><th>value</th>"
+        "<th>threshold</th><th>evidence</th><th>status</th></tr>"
+    ]
+    for f in findings:
+        status = html.escape(str(f.get("status", "inconclusive")))
+        out.append(
+            f"<tr><td>{html.escape(str(f['id']))}</td><td>{html.escape(str(f['statement']))}</td>"
+            f"<td>{html.escape(str(f['metric']))}</td>{_cell(f['value'])}"
+            f"<td>{html.escape(str(f['threshold']))}</td>"
+            f"<td>{html.escape(str(f.get('evidence', '')))}</td>"
+            f'<td><span class="badge {status}">{status}</span></td></tr>'
         )
     out.append("</table>")
     return _wrap("\n".join(out))
@@ -185,8 +209,8 @@ def render_report(
         "<title>focalentropy validation report</title>",
         f"<style>{_CSS}</style></head><body><main>",
         "<h1>focalentropy: validation report</h1>",
-        '<p class="sub">Every claim of THEORY.md (the focal-entropy and its minimizer Q*), '
-        "checked in exact computation and in trained models.</p>",
+        '<p class="sub">Every claim of the documentation\'s theory page (the focal-entropy and '
+        "its minimizer Q*), checked in exact computation and in trained models.</p>",
         f"<p>{_badge(passed)} <b>{n_pass} of {len(claims)} claims passed</b> · mode "
         f"<code>{html.escape(str(cfg.get('mode', '?')))}</code> · seed "
         f"<code>{html.escape(str(cfg.get('seed', '?')))}</code> · jobs "
@@ -204,6 +228,12 @@ def render_report(
         "<h2>Summary of claims</h2>",
         _claims_table(claims, link=True),
     ]
+    if summary.get("findings"):
+        parts.append(
+            "<h2>Findings</h2><p>Open empirical questions tested on data. A finding is "
+            "supported, refuted or inconclusive; it does not decide PASS/FAIL.</p>"
+        )
+        parts.append(_findings_table(summary["findings"]))
     for e in experiments:
         parts.append(
             f'<h2 id="exp-{e["number"]}">{e["number"]}. {html.escape(e["title"])} '
@@ -225,6 +255,9 @@ def render_report(
             parts.append(_figure(name, png, captions.get(name, "")))
         parts.append("<h3>Claims</h3>")
         parts.append(_claims_table(e.get("claims", [])))
+        if e.get("findings"):
+            parts.append("<h3>Findings (do not gate the exit code)</h3>")
+            parts.append(_findings_table(e["findings"]))
         for t in e.get("tables", []):
             parts.append(_table(t))
         if e.get("notes"):

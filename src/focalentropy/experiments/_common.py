@@ -19,6 +19,7 @@ import numpy as np
 __all__ = [
     "Claim",
     "ExperimentResult",
+    "Finding",
     "Progress",
     "Table",
     "derive_seed",
@@ -45,7 +46,7 @@ class Claim:
     id : str
         Stable identifier, e.g. ``"2.slope.free"``.
     statement : str
-        The claim in words (what THEORY.md predicts).
+        The claim in words (what the theory page, docs/theory.rst, predicts).
     metric : str
         What ``value`` measures.
     value : float
@@ -88,6 +89,47 @@ class Claim:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["value"] = to_builtin(d["value"])
+        return d
+
+
+#: Status of a :class:`Finding`.
+FINDING_STATUSES = ("supported", "refuted", "inconclusive")
+
+
+@dataclass
+class Finding:
+    """An empirical statement tested on data: recorded with a status, never gating.
+
+    A :class:`Claim` checks the library (its failure sets the exit code); a
+    finding answers an open empirical question (e.g. "recover alone lowers
+    ECE") with ``status`` ``"supported"``, ``"refuted"`` or ``"inconclusive"``;
+    a refuted finding is a result, not a failure.
+
+    Attributes
+    ----------
+    id, statement, metric, value, threshold
+        As for :class:`Claim`.
+    status : {"supported", "refuted", "inconclusive"}
+    evidence : str
+        The numbers behind the status, in words.
+    """
+
+    id: str
+    statement: str
+    metric: str
+    value: float
+    threshold: str
+    status: str
+    evidence: str = ""
+
+    def __post_init__(self):
+        if self.status not in FINDING_STATUSES:
+            raise ValueError(f"`status` must be one of {FINDING_STATUSES}, got {self.status!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["value"] = to_builtin(d["value"])
+        d["kind"] = "finding"
         return d
 
 
@@ -135,6 +177,10 @@ class ExperimentResult:
         Observations worth reporting that are not claims (e.g. a metric that did not improve).
     error : str or None
         Traceback text if the experiment crashed (then ``claims`` holds one failing claim).
+    findings : list of Finding
+        Empirical statements with a status; they do not decide ``passed``.
+    records : dict of str to list of dict
+        Per-unit result tables (``results.json["tables"]``), e.g. one record per cell.
     """
 
     id: str
@@ -150,6 +196,8 @@ class ExperimentResult:
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
     error: str | None = None
+    findings: list[Finding] = field(default_factory=list)
+    records: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -165,6 +213,7 @@ class ExperimentResult:
             "method": self.method,
             "passed": self.passed,
             "claims": [c.to_dict() for c in self.claims],
+            "findings": [f.to_dict() for f in self.findings],
             "tables": [t.to_dict() for t in self.tables],
             "figures": figure_paths if figure_paths is not None else sorted(self.figures),
             "config": to_builtin(self.config),

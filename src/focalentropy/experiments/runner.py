@@ -1,6 +1,6 @@
 """Run the validation suite and write ``results.json``, ``figures/`` and ``report.html``.
 
-The four experiments are independent functions; :func:`run_suite` runs them
+The experiments are independent functions; :func:`run_suite` runs them
 in order, in parallel with joblib (``jobs > 1``), or on an existing Dask
 cluster through joblib's Dask backend (``backend="dask"``). Every experiment
 is seeded from the one ``seed`` (NumPy ``SeedSequence`` per draw,
@@ -32,7 +32,7 @@ __all__ = [
 ]
 
 #: Experiment ids in report order.
-EXPERIMENTS = ("theory", "discrete", "continuous", "real_data")
+EXPERIMENTS = ("theory", "discrete", "continuous", "real_data", "benchmark")
 BACKENDS = ("loky", "threading", "dask")
 
 #: ``progress(experiment_id, advance, description)``.
@@ -92,6 +92,10 @@ def planned_units(name: str, config: dict) -> int:
         return len(config["gammas"]) * int(config["seeds"])
     if name == "real_data":
         return 1 + len(config["gammas"])
+    if name == "benchmark":
+        from .benchmark import planned_units as benchmark_units
+
+        return benchmark_units(config)
     raise ValueError(f"unknown experiment {name!r}")
 
 
@@ -272,6 +276,8 @@ def write_outputs(
         d["captions"] = dict(res.captions)
         experiments.append(d)
     claims = [c.to_dict() for res in results for c in res.claims]
+    # findings (empirical questions with a status) never decide `passed`
+    findings = [f.to_dict() for res in results for f in res.findings]
     summary = {
         "package": "focalentropy",
         "version": _version(),
@@ -279,6 +285,8 @@ def write_outputs(
         "n_claims": len(claims),
         "n_passed": sum(bool(c["passed"]) for c in claims),
         "claims": claims,
+        "findings": findings,
+        "tables": {name: to_builtin(rows) for res in results for name, rows in res.records.items()},
         "config": to_builtin(run_config),
         "seeds": {
             "seed": run_config.get("seed"),

