@@ -226,3 +226,39 @@ class TestRun:
         assert "<b>" in page
         assert "±" in page
         assert report.render_report(on_disk)
+
+
+class TestBoosted:
+    def test_boosted_cells_fields_and_same_seed_same_numbers(self):
+        pytest.importorskip("lightgbm")
+        from focalentropy.experiments.benchmark import boosted_cells
+
+        rng = np.random.default_rng(0)
+        x = rng.normal(size=(400, 3)).astype(np.float32)
+        y = (x[:, 0] + rng.normal(size=400) > 1.5).astype(np.int64)
+        data = {"X_train": x[:300], "y_train": y[:300], "X_test": x[300:], "y_test": y[300:]}
+        cells = boosted_cells(data, 2.0, [None, 0.25], seed=7, n_bins=15)
+        assert [(c["model"], c["alpha"]) for c in cells] == [("lightgbm", None), ("lightgbm", 0.25)]
+        for c in cells:
+            assert c["tv_focal_logloss"] > 0
+            assert c["tv_ratio_minimizer"] == pytest.approx(
+                c["tv_focal_minimizer"] / c["tv_focal_logloss"]
+            )
+            assert {"tv_ratio_recover", "logloss_ece", "raw_ece", "recover_ece"} <= set(c)
+        again = boosted_cells(data, 2.0, [None, 0.25], seed=7, n_bins=15)
+        assert json.dumps(again) == json.dumps(cells)
+
+    def test_skipped_with_a_note_without_lightgbm(self, tiny_run, monkeypatch):
+        from focalentropy.experiments import benchmark
+
+        cfg, res, _ = tiny_run
+        if benchmark.lightgbm_available():  # the tiny run has the boosted part
+            assert [r["alpha"] for r in res.records["benchmark_boosted"]] == [None, 0.25]
+            ids = {f.id for f in res.findings}
+            assert {"5.boosted_lands_on_minimizer", "5.boosted_recover_to_logloss"} <= ids
+        monkeypatch.setattr(benchmark, "lightgbm_available", lambda: False)
+        out = benchmark.run({**cfg, "multiclass": []})
+        assert out.passed
+        assert out.records["benchmark_boosted"] == []
+        assert any("lightgbm is not installed" in n for n in out.notes)
+        assert not any(f.id.startswith("5.boosted") for f in out.findings)

@@ -9,7 +9,11 @@ Per cell (data set x imbalance x gamma x seed), with ``P_ce`` the
 cross-entropy model's test probabilities, it measures whether the focal model
 lands on ``minimizer(P_ce)`` and whether ``recover`` brings it back to
 ``P_ce`` (total-variation ratios), and the calibration of five maps of the
-focal model. The shape is compute -> claims -> tables -> figures.
+focal model. On the binary sets a small LightGBM model, trained with the log
+loss (``P_logloss``) and with the focal objective of
+:mod:`focalentropy.boosting`, is compared the same way when lightgbm is
+installed (skipped with a note otherwise). The shape is compute -> claims ->
+tables -> figures.
 
 Checks of the library (``recover`` inverts ``minimizer`` on the real
 ``P_ce``; every map keeps the predictions; the subsampled splits follow the
@@ -23,6 +27,7 @@ on ``Q*``; recover lowers ECE; over-suppression in trained networks) are
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import math
 import threading
@@ -449,7 +454,18 @@ def run_unit(cfg: BenchmarkConfig, name: str, ratio: float | None, rep: int) -> 
                 bins, over = regime_records(p_ce, q, float(g), p_control)
                 regime += [{**base, "gamma": float(g), **b} for b in bins]
                 cell.update(over)
-    return {"records": records, "regime": regime, "name": name, "ratio": ratio, "rep": rep}
+    boosted = []
+    if kind == "sigmoid" and lightgbm_available():
+        cells = boosted_cells(data, cfg.summary_gamma, cfg.alphas, unit_seed, cfg.n_bins)
+        boosted = [{**base, **c} for c in cells]
+    return {
+        "records": records,
+        "regime": regime,
+        "boosted": boosted,
+        "name": name,
+        "ratio": ratio,
+        "rep": rep,
+    }
 
 
 def _imbalance(train_counts: np.ndarray) -> float:
@@ -473,6 +489,82 @@ def _ce_fields(ce: Model, y_val, y_test, kind: str, n_bins: int) -> dict:
 
 
 # ---------------------------------------------------------------------------
+# the boosted model (binary sets; optional: needs lightgbm)
+# ---------------------------------------------------------------------------
+
+#: A small LightGBM model: the same trees for the log-loss and the focal objective.
+BOOST_PARAMS = {
+    "num_leaves": 15,
+    "learning_rate": 0.1,
+    "num_threads": 1,
+    "deterministic": True,
+    "force_row_wise": True,
+    "verbose": -1,
+}
+BOOST_ROUNDS = 100
+
+
+def lightgbm_available() -> bool:
+    """Whether lightgbm can be imported (the boosted part is skipped without it)."""
+    return importlib.util.find_spec("lightgbm") is not None
+
+
+def _boost_raw(data: dict, seed: int, objective, init: float | None = None) -> np.ndarray:
+    """Train LightGBM on the train split; raw test scores (``init`` added back)."""
+    import lightgbm as lgb
+
+    x, y = data["X_train"], data["y_train"].astype(np.float64)
+    init_score = None if init is None else np.full(y.size, float(init))
+    params = {**BOOST_PARAMS, "objective": objective, "seed": int(seed)}
+    booster = lgb.train(
+        params, lgb.Dataset(x, y, init_score=init_score), num_boost_round=BOOST_ROUNDS
+    )
+    raw = booster.predict(data["X_test"], raw_score=True).astype(np.float64)
+    return raw if init is None else raw + float(init)
+
+
+def boosted_cells(data: dict, gamma: float, alphas, seed: int, n_bins: int) -> list[dict]:
+    """LightGBM with the log loss (``P_lgb``) and with the focal objective per ``alpha``.
+
+    Per ``alpha``: TV ratios of the focal model's test probabilities ``Q`` against
+    ``minimizer(P_lgb)`` and of ``recover_from_raw`` against ``P_lgb`` (as in the
+    MLP cells), and the ECE of ``P_lgb``, ``Q`` and the recovered probabilities.
+    """
+    from .._minimizer import minimizer
+    from ..boosting import initial_score, lightgbm_objective, probabilities_from_raw
+    from ..boosting import recover_from_raw as recover_raw
+
+    y_train, y_test = data["y_train"], data["y_test"]
+    p_lgb = _two(probabilities_from_raw(_boost_raw(data, seed, "binary")))
+    ce = _metrics("logloss", p_lgb, y_test, n_bins)
+    out = []
+    for alpha in alphas:
+        g = float(gamma)
+        init = initial_score(y_train, g, alpha=alpha)
+        raw = _boost_raw(data, seed, lightgbm_objective(g, alpha=alpha), init)
+        q = _two(probabilities_from_raw(raw))
+        q_star = _two(minimizer(p_lgb[:, 1], g, alpha=alpha, kind="sigmoid"))
+        q_rec = _two(recover_raw(raw, g, alpha=alpha))
+        tv_ce = _tv(q, p_lgb)
+        out.append(
+            {
+                "model": "lightgbm",
+                "gamma": g,
+                "alpha": alpha,
+                "tv_focal_logloss": tv_ce,
+                "tv_focal_minimizer": _tv(q, q_star),
+                "tv_recover_logloss": _tv(q_rec, p_lgb),
+                "tv_ratio_minimizer": _tv(q, q_star) / tv_ce,
+                "tv_ratio_recover": _tv(q_rec, p_lgb) / tv_ce,
+                "logloss_ece": ce["logloss_ece"],
+                "raw_ece": _metrics("raw", q, y_test, n_bins)["raw_ece"],
+                "recover_ece": _metrics("recover", q_rec, y_test, n_bins)["recover_ece"],
+            }
+        )
+    return out
+
+
+# ---------------------------------------------------------------------------
 # compute
 # ---------------------------------------------------------------------------
 
@@ -486,6 +578,8 @@ class BenchmarkData:
     regime: list[dict]
     skipped: list[dict]
     datasets: list[dict]
+    #: LightGBM cells of the binary sets (empty when lightgbm is not installed)
+    boosted: list[dict] = field(default_factory=list)
 
 
 def plan_units(cfg: BenchmarkConfig) -> tuple[list[tuple], list[dict], list[dict]]:
@@ -568,13 +662,14 @@ def compute(cfg: BenchmarkConfig, progress: Progress) -> BenchmarkData:
     n_skipped = len(skipped) * cfg.seeds
     if n_skipped:
         progress(float(n_skipped), f"benchmark: {len(skipped)} (set, ratio) pairs skipped")
-    records, regime = [], []
+    records, regime, boosted = [], [], []
     for out in _map_units(cfg, units):
         records += out["records"]
         regime += out["regime"]
+        boosted += out.get("boosted", [])
         ratio = "natural" if out["ratio"] is None else f"{out['ratio']:g}"
         progress(1.0, f"benchmark: {out['name']} (imbalance {ratio}, seed {out['rep']})")
-    return BenchmarkData(cfg, records, regime, skipped, info)
+    return BenchmarkData(cfg, records, regime, skipped, info, boosted)
 
 
 # ---------------------------------------------------------------------------
@@ -700,7 +795,33 @@ def make_findings(data: BenchmarkData) -> list[Finding]:
     )
     out.append(_best_nll_finding(data))
     out += _regime_findings(data)
+    out += _boosted_findings(data)
     return out
+
+
+def _boosted_findings(data: BenchmarkData) -> list[Finding]:
+    """The MLP statements for a LightGBM model against its own log-loss model P_logloss."""
+    if not data.boosted:
+        return []
+    return [
+        share_finding(
+            "5.boosted_lands_on_minimizer",
+            "Binary sets, LightGBM: the boosted focal model lands on minimizer(P_logloss, γ) "
+            "rather than on P_logloss (the same trees trained with the log loss): TV ratio "
+            f"< {TV_BOUND} in at least {SHARE:.0%} of cells.",
+            "share of cells with TV(focal, minimizer(P_logloss)) / TV(focal, P_logloss) < 0.8",
+            [r["tv_ratio_minimizer"] < TV_BOUND for r in data.boosted],
+            SHARE,
+        ),
+        share_finding(
+            "5.boosted_recover_to_logloss",
+            "Binary sets, LightGBM: recover_from_raw(focal raw scores) lands near P_logloss: "
+            f"TV ratio < {TV_BOUND} in at least {SHARE:.0%} of cells.",
+            "share of cells with TV(recover(focal), P_logloss) / TV(focal, P_logloss) < 0.8",
+            [r["tv_ratio_recover"] < TV_BOUND for r in data.boosted],
+            SHARE,
+        ),
+    ]
 
 
 def _best_nll_finding(data: BenchmarkData) -> Finding:
@@ -833,6 +954,52 @@ def tv_table(data: BenchmarkData) -> Table:
     )
 
 
+def boosted_table(data: BenchmarkData) -> Table:
+    """One row per (binary set, α): the LightGBM focal model against P_logloss."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in data.boosted:
+        groups.setdefault((r["dataset"], r["imbalance"], r["alpha"]), []).append(r)
+    rows = []
+    for (name, imbalance, alpha), group in groups.items():
+        pred = np.array([r["tv_ratio_minimizer"] for r in group])
+        rec = np.array([r["tv_ratio_recover"] for r in group])
+        rows.append(
+            [
+                name,
+                imbalance,
+                "-" if alpha is None else alpha,
+                len(group),
+                float(np.median(pred)),
+                float(np.mean(pred < TV_BOUND)),
+                float(np.median(rec)),
+                float(np.mean(rec < TV_BOUND)),
+                float(np.mean([r["logloss_ece"] for r in group])),
+                float(np.mean([r["raw_ece"] for r in group])),
+                float(np.mean([r["recover_ece"] for r in group])),
+            ]
+        )
+    return Table(
+        f"Boosted model (LightGBM, {BOOST_ROUNDS} rounds, {BOOST_PARAMS['num_leaves']} leaves, "
+        f"γ = {data.cfg.summary_gamma:g}) on the binary sets: does the focal model land on "
+        "minimizer(P_logloss)? (P_logloss: the same trees trained with the log loss; ECE mean "
+        "over seeds)",
+        [
+            "data set",
+            "imbalance",
+            "α",
+            "cells",
+            "median TV(focal, Q*(P_logloss)) / TV(focal, P_logloss)",
+            "share < 0.8",
+            "median TV(recover(focal), P_logloss) / TV(focal, P_logloss)",
+            "share < 0.8",
+            "ECE log loss",
+            "ECE focal raw",
+            "ECE recover",
+        ],
+        rows,
+    )
+
+
 def regime_table(data: BenchmarkData) -> Table:
     rows = []
     for g in data.cfg.gammas:
@@ -950,6 +1117,7 @@ def make_tables(data: BenchmarkData) -> list[Table]:
         summary_table(data, "nll", f"NLL, γ = {g:g}: mean ± sd over seeds"),
         summary_table(data, "classwise_ece", f"Classwise ECE, γ = {g:g}: mean ± sd over seeds"),
         tv_table(data),
+        *([boosted_table(data)] if data.boosted else []),
         regime_table(data),
         over_table(data),
         data_table(data),
@@ -1143,9 +1311,22 @@ def run(config: dict | None = None, progress: Progress | None = None) -> Experim
         figures=figures,
         captions=captions,
         config=raw_cfg,
-        notes=[recover_ece_note(data)],
-        records={"benchmark": data.records, "benchmark_regime": data.regime},
+        notes=[recover_ece_note(data), *_boosted_note(data)],
+        records={
+            "benchmark": data.records,
+            "benchmark_regime": data.regime,
+            "benchmark_boosted": data.boosted,
+        },
     )
+
+
+def _boosted_note(data: BenchmarkData) -> list[str]:
+    if data.boosted or not data.cfg.binary:
+        return []
+    return [
+        "The boosted-model comparison on the binary sets was skipped: lightgbm is not "
+        "installed (pip install 'lightgbm>=4', part of the experiments extra)."
+    ]
 
 
 def _method_text(cfg: BenchmarkConfig, n_multi: int, n_bin: int) -> str:
@@ -1161,6 +1342,11 @@ def _method_text(cfg: BenchmarkConfig, n_multi: int, n_bin: int) -> str:
         f"{cfg.seeds} seeds (a seed draws the split, the class order and the initialisation, "
         "shared by the CE and focal models). Maps fitted on validation, metrics on test. "
         "Binary probabilities are clipped to [2.2e-16, 1 - 2.2e-16] for the metrics. "
+        f"Binary sets also get a LightGBM model ({BOOST_ROUNDS} rounds, "
+        f"{BOOST_PARAMS['num_leaves']} leaves, learning rate {BOOST_PARAMS['learning_rate']:g}, "
+        "seed of the cell) trained with the log loss (P_logloss) and with the focal objective "
+        f"(γ = {cfg.summary_gamma:g}, same α, started from initial_score), when lightgbm is "
+        "installed. "
         "Checks gate the exit code; findings are supported when the observed share reaches "
         "its threshold (>= 5 units), refuted when the upper end of its 95% Wilson interval "
         "stays below it, inconclusive otherwise."
