@@ -130,7 +130,12 @@ class TestSplits:
         from focalentropy.experiments.benchmark import BenchmarkConfig, plan_units
 
         cfg = BenchmarkConfig(
-            multiclass=["vowel", "penbased"], binary=[], seeds=2, hidden=4, steps=1
+            multiclass=["vowel", "penbased"],
+            binary=[],
+            seeds=2,
+            hidden=4,
+            steps=1,
+            ratios=[10.0, 100.0],
         )
         units, skipped, info = plan_units(cfg)
         assert {(s["dataset"], s["imbalance"]) for s in skipped} == {
