@@ -71,6 +71,12 @@ def logit_terms(t: np.ndarray):
     return q, r, neg_log_q, neg_log_r, v
 
 
+def log_phi(t: np.ndarray, g: float) -> np.ndarray:
+    """``log phi(sigmoid(t)) = -log q + gamma log(1-q) + log(1 + gamma v)``: :func:`psi`'s value."""
+    _, _, neg_log_q, neg_log_r, v = logit_terms(t)
+    return neg_log_q - g * neg_log_r + np.log1p(g * v)
+
+
 def psi(t: np.ndarray, g: float):
     """``psi(t) = log phi(sigmoid(t))`` and ``psi'(t)``, plus q and 1-q.
 

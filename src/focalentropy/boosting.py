@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from ._logit import log_phi, logit_terms, sigmoid
 from ._minimizer import minimizer
 from ._validation import (
     as_float_array,
@@ -157,36 +158,6 @@ def _check_softmax_alpha(alpha, k: int) -> np.ndarray | None:
 # ---------------------------------------------------------------------------
 
 
-def _margin_terms(m: np.ndarray):
-    """``q, r, s, u, v`` at margin ``m``: ``q = sigmoid(m)``, ``r = 1 - q``,
-    ``s = -log q``, ``u = -log r`` and ``v = q s / r`` (in [0, 1]), all
-    without cancellation for every finite ``m``."""
-    a = np.abs(m)
-    e = np.exp(-a)
-    lp = np.log1p(e)
-    inv = 1.0 / (1.0 + e)
-    pos = m >= 0
-    small = e * inv
-    q = np.where(pos, inv, small)
-    r = np.where(pos, small, inv)
-    s = lp + np.maximum(-m, 0.0)
-    u = lp + np.maximum(m, 0.0)
-    # v = log1p(e)/e for m >= 0 (-> 1 as e -> 0), e * s for m < 0
-    ratio = np.divide(lp, e, out=np.ones_like(e), where=e > 0)
-    v = np.where(pos, ratio, e * s)
-    return q, r, s, u, v
-
-
-def _sigmoid(m: np.ndarray) -> np.ndarray:
-    return _margin_terms(m)[0]
-
-
-def _log_phi(t: np.ndarray, g: float) -> np.ndarray:
-    """``log phi(q)`` at ``q = sigmoid(t)``: ``-log q + g log(1-q) + log(1 + g v)``."""
-    _, _, s, u, v = _margin_terms(t)
-    return s - g * u + np.log1p(g * v)
-
-
 def _focal_terms(m: np.ndarray, g: float, hessian: str):
     """``A, B, q, r`` of ``f(m) = l(sigmoid(m))``: ``f' = -A``, ``f'' = A q - B``.
 
@@ -194,7 +165,7 @@ def _focal_terms(m: np.ndarray, g: float, hessian: str):
     ``B = g q r^(g+1) ((1-g) v + s - 2) = q r^2 G'(q)``; ``hessian="positive"``
     keeps ``B`` only where it is negative (see :func:`grad_hess`, Notes).
     """
-    q, r, s, u, v = _margin_terms(m)
+    q, r, s, u, v = logit_terms(m)
     rg1 = np.exp(-(g + 1.0) * u)  # r^(gamma+1), exact in log space
     a = rg1 * (1.0 + g * v)
     if g == 0:
@@ -505,7 +476,7 @@ def focal_loss_from_raw(raw, y, gamma, *, alpha=None, kind: str = "sigmoid") -> 
         t = _check_targets(y, arr.shape)
         a = check_sigmoid_alpha(alpha)
         a1, a0 = (1.0, 1.0) if a is None else (a, 1.0 - a)
-        _, _, s, u, _ = _margin_terms(arr)
+        _, _, s, u, _ = logit_terms(arr)
         # l(q) = r^gamma s and l(r) = q^gamma u
         pos_term = np.where(t > 0, np.exp(-g * u) * s, 0.0)
         neg_term = np.where(t < 1, np.exp(-g * s) * u, 0.0)
@@ -516,7 +487,7 @@ def focal_loss_from_raw(raw, y, gamma, *, alpha=None, kind: str = "sigmoid") -> 
     al = _check_softmax_alpha(alpha, k)
     flat = labels.reshape(-1)
     x = _softmax_parts(arr.reshape(-1, k), flat)[0]
-    _, _, s, u, _ = _margin_terms(x)
+    _, _, s, u, _ = logit_terms(x)
     out = np.exp(-g * u) * s
     if al is not None:
         out = out * al[flat]
@@ -548,7 +519,7 @@ def probabilities_from_raw(raw, *, kind: str = "sigmoid") -> np.ndarray:
     _check_kind(kind)
     arr = _check_raw(raw)
     if kind == "sigmoid":
-        return _sigmoid(arr)[()]
+        return sigmoid(arr)[()]
     _check_softmax_raw(arr)
     e = np.exp(arr - arr.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
@@ -623,12 +594,12 @@ def recover_from_raw(raw, gamma, *, alpha=None, kind: str = "sigmoid") -> np.nda
         a = check_sigmoid_alpha(alpha)
         log_odds_weight = 0.0 if a is None else np.log((1.0 - a) / a)
         # log phi(q) - log phi(1 - q) from the logit t = raw itself
-        return _sigmoid(_log_phi(-arr, g) - _log_phi(arr, g) + log_odds_weight)[()]
+        return sigmoid(log_phi(-arr, g) - log_phi(arr, g) + log_odds_weight)[()]
     _check_softmax_raw(arr)
     k = arr.shape[-1]
     al = _check_softmax_alpha(alpha, k)
     t = _leave_one_out_logits(arr.reshape(-1, k))
-    score = -_log_phi(t, g)  # -log phi(Q(x))
+    score = -log_phi(t, g)  # -log phi(Q(x))
     if al is not None:
         score = score - np.log(al)
     e = np.exp(score - score.max(axis=1, keepdims=True))
