@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ._checks import assert_async, check_floating, check_gamma, check_tensor, host_checks
-from ._softmax import SOFTPLUS_THRESHOLD
+from ._softmax import SOFTPLUS_THRESHOLD, _class_ids, log1m_softmax
 
 _KINDS = ("softmax", "sigmoid")
 
@@ -43,36 +43,20 @@ def log_phi_of_logit(t: Tensor, gamma) -> Tensor:
     return -t - (gamma - 1.0) * sp + torch.log1p(gamma * _rho(t))
 
 
-def _ids_along(x: Tensor, dim: int) -> Tensor:
-    """Class indices ``0..C-1`` along ``dim``, shaped to broadcast against ``x``."""
-    shape = [1] * x.dim()
-    shape[dim] = -1
-    return torch.arange(x.shape[dim], device=x.device).view(shape)
-
-
 def _logits_from_probabilities(q: Tensor, dim: int) -> Tensor:
     """``log(q / (1 - q))`` per entry; ``1 - q`` of a dominant class from the others' sum."""
     logq = torch.log(q)
     top = q.argmax(dim, keepdim=True)
-    others = q.masked_fill(_ids_along(q, dim) == top, 0.0)
+    others = q.masked_fill(_class_ids(q, dim) == top, 0.0)
     rest = others.sum(dim, keepdim=True)
     log1m = torch.where(q > 0.5, torch.log(rest).expand_as(q), torch.log1p(-q))
     return logq - log1m
 
 
 def _logits_from_logits(z: Tensor, dim: int) -> Tensor:
-    """``log(p_c / (1 - p_c))`` for ``p = softmax(z)``, without cancellation.
-
-    ``log(1 - p_c)`` is ``log1p(-p_c)`` where ``p_c <= 1/2`` and, for the one
-    class that may exceed 1/2, the log-sum-exp of the others' log-probabilities.
-    """
+    """``log(p_c / (1 - p_c))`` for ``p = softmax(z)``, without cancellation."""
     logp = torch.log_softmax(z, dim)
-    low = torch.log1p(-torch.exp(logp.clamp(max=math.log(0.5))))
-    top = logp.argmax(dim, keepdim=True)
-    floor = torch.finfo(z.dtype).min
-    ids = _ids_along(logp, dim)
-    high = torch.logsumexp(logp.clamp(min=floor).masked_fill(ids == top, -math.inf), dim, True)
-    return logp - torch.where(logp <= math.log(0.5), low, high)
+    return logp - log1m_softmax(logp, dim)
 
 
 def recover(

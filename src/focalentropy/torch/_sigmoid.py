@@ -41,6 +41,16 @@ def _weights(t: Tensor, alpha) -> tuple[Tensor, Tensor]:
     return alpha * t, (1 - alpha) * (1 - t)
 
 
+def _d_target(l_pos: Tensor, l_neg: Tensor, alpha) -> Tensor:
+    """d loss / d t: ``l(p) - l(1-p)``, weighted by ``alpha`` and ``1 - alpha``."""
+    return l_pos - l_neg if alpha is None else alpha * l_pos - (1 - alpha) * l_neg
+
+
+def _d_alpha(l_pos: Tensor, l_neg: Tensor, t: Tensor) -> Tensor:
+    """d loss / d alpha: ``t l(p) - (1 - t) l(1-p)``."""
+    return t * l_pos - (1 - t) * l_neg
+
+
 def _terms(x: Tensor, gamma, want_grad: bool):
     """``l(p)``, ``l(1-p)`` and, if asked, their x-derivatives, elementwise."""
     finite = torch.isfinite(x)
@@ -124,9 +134,7 @@ class SigmoidFocalTraced(torch.autograd.Function):
 
     @staticmethod
     def forward(x, t, gamma, alpha):
-        l_pos, l_neg, _, _ = _traced_terms(x, gamma, want_grad=False)
-        a_pos, a_neg = _weights(t, alpha)
-        return a_pos * l_pos + a_neg * l_neg
+        return elementwise_traceable(x, t, gamma, alpha)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -148,10 +156,9 @@ class SigmoidFocalTraced(torch.autograd.Function):
             a_pos, a_neg = _weights(t, alpha)
             grad_x = (a_pos * d_pos + a_neg * d_neg) * grad
         if need_t:
-            d_t = l_pos - l_neg if alpha is None else alpha * l_pos - (1 - alpha) * l_neg
-            grad_t = d_t * grad
+            grad_t = _d_target(l_pos, l_neg, alpha) * grad
         if need_a:
-            grad_a = ((t * l_pos - (1 - t) * l_neg) * grad).sum_to_size(a_tensor.shape)
+            grad_a = (_d_alpha(l_pos, l_neg, t) * grad).sum_to_size(a_tensor.shape)
         return grad_x, grad_t, None, grad_a
 
 
@@ -161,15 +168,7 @@ def elementwise_traceable(x: Tensor, t: Tensor, gamma, alpha) -> Tensor:
     Used for a tensor ``gamma`` (which may require a gradient) and for the
     double backward of the eager kernel.
     """
-    finite = torch.isfinite(x)
-    sp_pos, sp_neg = _pieces(torch.where(finite, x, 0.0), 0.0)[:2]
-    if _is_zero(gamma):
-        l_pos, l_neg = sp_neg, sp_pos
-    else:
-        l_pos = torch.exp(sp_pos * -gamma) * sp_neg
-        l_neg = torch.exp(sp_neg * -gamma) * sp_pos
-    l_pos = torch.where(finite, l_pos, F.relu(-x))
-    l_neg = torch.where(finite, l_neg, F.relu(x))
+    l_pos, l_neg, _, _ = _traced_terms(x, gamma, want_grad=False)
     a_pos, a_neg = _weights(t, alpha)
     return a_pos * l_pos + a_neg * l_neg
 
@@ -246,10 +245,9 @@ class SigmoidFocal(torch.autograd.Function):
                 a_pos, a_neg = _weights(ts, al)
                 grad_x[sl] = d_pos.mul_(a_pos).addcmul_(a_neg, d_neg).mul_(gs)
             if need_t:
-                d_t = l_pos - l_neg if al is None else al * l_pos - (1 - al) * l_neg
-                grad_t[sl] = d_t.mul_(gs)
+                grad_t[sl] = _d_target(l_pos, l_neg, al).mul_(gs)
             if need_a:
-                grad_a[sl] = (ts * l_pos - (1 - ts) * l_neg).mul_(gs)
+                grad_a[sl] = _d_alpha(l_pos, l_neg, ts).mul_(gs)
             start += xs.shape[0] if x.dim() else 0
         if need_a:
             grad_a = grad_a.sum_to_size(a_tensor.shape)

@@ -53,8 +53,26 @@ def _is_zero(gamma) -> bool:
 # ---------------------------------------------------------------------------
 
 
-def _class_ids(z: Tensor) -> Tensor:
-    return torch.arange(z.shape[1], device=z.device).view((1, -1) + (1,) * (z.dim() - 2))
+def _class_ids(x: Tensor, dim: int = 1) -> Tensor:
+    """Class indices ``0..C-1`` along ``dim``, shaped to broadcast against ``x``."""
+    shape = [1] * x.dim()
+    shape[dim] = -1
+    return torch.arange(x.shape[dim], device=x.device).view(shape)
+
+
+def log1m_softmax(logp: Tensor, dim: int = 1) -> Tensor:
+    """``log(1 - p_c)`` for log-probabilities ``logp`` along ``dim``, exact and smooth.
+
+    ``log1p(-p_c)`` where ``p_c <= 1/2``; for the one class that may exceed
+    1/2 (the argmax), the log-sum-exp of the other classes' log-probabilities
+    (``-inf`` entries clamped to the lowest finite value, so that the
+    gradient stays finite when every other class is ``-inf``).
+    """
+    low = torch.log1p(-torch.exp(logp.clamp(max=_LOG_HALF)))
+    top = logp.argmax(dim, keepdim=True)  # a -inf class is never the top
+    others = logp.clamp(min=torch.finfo(logp.dtype).min)
+    high = torch.logsumexp(others.masked_fill(_class_ids(logp, dim) == top, -math.inf), dim, True)
+    return torch.where(logp <= _LOG_HALF, low, high)
 
 
 def log_odds(z: Tensor, index: Tensor) -> Tensor:
@@ -112,22 +130,13 @@ def focal_of_log_odds(log_x: Tensor, gamma) -> Tensor:
 def dense_focal(z: Tensor, gamma) -> Tensor:
     """``l(p_c)`` for every class (N, C, *), smooth in ``z``.
 
-    ``log(1 - p_c)`` is ``log1p(-p_c)`` where ``p_c <= 1/2`` and, for the one
-    class that may exceed 1/2 (the row's argmax), the log of the other
-    classes' summed probabilities (clamped at ``tiny``, as in
-    :func:`_traced_log_odds`).
+    ``log(1 - p_c)`` from :func:`log1m_softmax`.
     """
     logp = torch.log_softmax(z, 1)
     if _is_zero(gamma):
         return -logp
     finite = torch.isfinite(logp)
-    safe = torch.where(finite, logp, 0.0)
-    low = torch.log1p(-torch.exp(safe.clamp(max=_LOG_HALF)))
-    top = logp.argmax(1, keepdim=True)  # from logp: a -inf class is never the top
-    rest = torch.exp(logp).masked_fill(_class_ids(z) == top, 0.0).sum(1, keepdim=True)
-    high = torch.log(rest.clamp(min=torch.finfo(z.dtype).tiny))
-    log1m = torch.where(safe <= _LOG_HALF, low, high)
-    value = torch.exp(log1m * gamma) * -safe
+    value = torch.exp(log1m_softmax(logp, 1) * gamma) * -torch.where(finite, logp, 0.0)
     return torch.where(finite, value, -logp)
 
 
