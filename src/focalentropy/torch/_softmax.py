@@ -345,7 +345,9 @@ class SoftmaxFocal(torch.autograd.Function):
             p_m, r_m, values, norm if isinstance(norm, Tensor) else None,
         )  # fmt: skip
         ctx.gamma = gamma
-        ctx.norm = norm
+        # a tensor norm is saved above (not kept on ctx); a number stays here
+        ctx.norm = None if isinstance(norm, Tensor) else norm
+        ctx.reduced = norm is not None
         if norm is not None:
             loss = loss.sum() / norm
         return loss
@@ -354,13 +356,13 @@ class SoftmaxFocal(torch.autograd.Function):
     def backward(ctx, grad):
         saved = ctx.saved_tensors
         z, target, hard_scale, dense_w, row_scale = saved[:5]
+        norm = saved[13] if saved[13] is not None else ctx.norm
         if torch.is_grad_enabled():  # create_graph=True: differentiate the exact formula
-            norm = saved[13] if isinstance(ctx.norm, Tensor) else ctx.norm
             return _differentiable_backward(
                 ctx, grad, z, target, hard_scale, dense_w, row_scale, norm
             )
         prob, hard_coef, hard_value, amax, g_m, p_m, r_m, values = saved[5:13]
-        go = grad.unsqueeze(1) if ctx.norm is None else grad / ctx.norm  # (N, 1, *) or ()
+        go = grad / norm if ctx.reduced else grad.unsqueeze(1)  # () or (N, 1, *)
         grad_z = grad_hard = grad_dense = None
         idx = None if target is None else target.unsqueeze(1)
         a = None
