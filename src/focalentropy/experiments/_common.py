@@ -8,6 +8,7 @@ back from a joblib worker or a Dask cluster and be rendered by
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 from collections.abc import Callable
@@ -27,6 +28,7 @@ __all__ = [
     "fit_loglog_slope",
     "pyplot",
     "to_builtin",
+    "torch_threads",
 ]
 
 #: ``progress(advance, description)``: called by experiments after each unit of work.
@@ -330,3 +332,20 @@ class _Plotting:
 def pyplot() -> _Plotting:
     """A thread-safe stand-in for ``matplotlib.pyplot`` (``subplots``, ``cm``, ``Line2D``)."""
     return _Plotting()
+
+
+@contextlib.contextmanager
+def torch_threads(n: int):
+    """Run the block with ``torch.set_num_threads(n)`` and restore the caller's count after.
+
+    Experiments train with one thread (reproducible timings, no oversubscription under
+    joblib); a notebook user must not be left single-threaded afterwards.
+    """
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)

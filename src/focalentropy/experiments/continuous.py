@@ -154,6 +154,11 @@ def _tv(a: np.ndarray, b: np.ndarray) -> float:
     return float(0.5 * np.abs(a - b).sum(axis=-1).mean())
 
 
+def planned_units(config: dict) -> int:
+    """How many ``progress`` calls :func:`run` makes with ``config``."""
+    return len(config["gammas"]) * int(config["seeds"])
+
+
 def run(config: dict | None = None, progress: Progress | None = None) -> ExperimentResult:
     """Run experiment 3 and return its claims, tables and figures.
 

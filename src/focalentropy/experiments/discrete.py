@@ -219,6 +219,11 @@ def fit_cells(
     return q.reshape(*batch_shape, m, k)
 
 
+def planned_units(config: dict) -> int:
+    """How many ``progress`` calls :func:`run` makes with ``config``."""
+    return len(config["gammas"]) * len(config["models"])
+
+
 def run(config: dict | None = None, progress: Progress | None = None) -> ExperimentResult:
     """Run experiment 2 and return its claims, tables and figures.
 

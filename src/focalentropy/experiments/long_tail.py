@@ -23,8 +23,6 @@ reproduce the long-tailed posterior.
 
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 
 from ..calibration import (
@@ -33,6 +31,7 @@ from ..calibration import (
     TemperatureScaling,
     calibration_report,
 )
+from ._common import torch_threads
 
 __all__ = [
     "load_long_tail_digits",
@@ -169,18 +168,6 @@ def load_long_tail_digits(
 # ---------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _torch_threads(n: int):
-    import torch
-
-    old = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
-
-
 def _adam(params, lr: float, weight_decay: float, betas=(0.9, 0.999), eps: float = 1e-8):
     """A minimal Adam (L2 weight decay added to the gradient, as ``torch.optim.Adam``).
 
@@ -261,7 +248,7 @@ def train_mlp(
     params = list(model.parameters())
     step = _adam(params, lr=lr, weight_decay=weight_decay)
     n = xt.shape[0]
-    with _torch_threads(1):
+    with torch_threads(1):
         for _ in range(epochs):
             perm = torch.randperm(n, generator=gen)
             for start in range(0, n, batch_size):
@@ -274,7 +261,7 @@ def train_mlp(
     model = model.double().eval()
 
     def predict_logits(X_new) -> np.ndarray:
-        with torch.no_grad(), _torch_threads(1):
+        with torch.no_grad(), torch_threads(1):
             return model(torch.as_tensor(np.asarray(X_new), dtype=torch.float64)).numpy()
 
     return predict_logits

@@ -77,6 +77,11 @@ def _calibration_rows(rows, model, gamma):
     return out
 
 
+def planned_units(config: dict) -> int:
+    """How many ``progress`` calls :func:`run` makes with ``config``."""
+    return 1 + len(config["gammas"])
+
+
 def run(config: dict | None = None, progress: Progress | None = None) -> ExperimentResult:
     """Run experiment 4 and return its claims, tables and figures.
 

@@ -83,20 +83,12 @@ def default_configs(
 
 
 def planned_units(name: str, config: dict) -> int:
-    """How many ``progress`` calls experiment ``name`` makes with ``config``."""
-    if name == "theory":
-        return 4
-    if name == "discrete":
-        return len(config["gammas"]) * len(config["models"])
-    if name == "continuous":
-        return len(config["gammas"]) * int(config["seeds"])
-    if name == "real_data":
-        return 1 + len(config["gammas"])
-    if name == "benchmark":
-        from .benchmark import planned_units as benchmark_units
+    """How many ``progress`` calls experiment ``name`` makes with ``config``.
 
-        return benchmark_units(config)
-    raise ValueError(f"unknown experiment {name!r}")
+    Each experiment module declares its own count (``planned_units(config)``) next to
+    the loop that makes the calls.
+    """
+    return int(_module(name).planned_units(config))
 
 
 def run_experiment(name: str, config: dict, progress=None) -> ExperimentResult:

@@ -80,6 +80,11 @@ def _large_gamma(p: np.ndarray, gamma: float) -> np.ndarray:
     return large_gamma(p)(gamma)
 
 
+def planned_units(config: dict) -> int:
+    """How many ``progress`` calls :func:`run` makes with ``config``."""
+    return 4
+
+
 def run(config: dict | None = None, progress: Progress | None = None) -> ExperimentResult:
     """Run experiment 1 and return its claims, tables and figures.
 
