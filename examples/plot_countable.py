@@ -19,7 +19,7 @@ import warnings
 import matplotlib.pyplot as plt
 from scipy import stats
 
-from focalentropy._countable import TruncationWarning, countable_entropy, countable_minimizer
+from focalentropy import TruncationWarning, countable_entropy, countable_minimizer
 
 DISTRIBUTIONS = {
     "poisson(3)": (stats.poisson(3), 1e-12),
