@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from focalentropy._minimizer import minimizer, recover
+from focalentropy._minimizer import minimizer
 from focalentropy.cli import main, read_counts_csv
+from test_plotting import mp_regimes
 
 
 @pytest.fixture
@@ -56,15 +57,16 @@ class TestMinimize:
         assert "suppressed" in result.output
         assert result.output.count("amplified") == 3
 
-    def test_json_matches_library(self, runner):
-        p = [0.7, 0.2, 0.08, 0.02]
+    def test_json_matches_the_50_digit_reference(self, runner):
+        p = (0.7, 0.2, 0.08, 0.02)
         result = invoke(runner, "minimize", "--p", ",".join(map(str, p)), "--gamma", "2", "--json")
         assert result.exit_code == 0
         data = json.loads(result.output)
-        q, lam = minimizer(np.array(p), 2.0, return_multiplier=True)
-        np.testing.assert_allclose([r["q_star"] for r in data["classes"]], q, rtol=1e-12)
-        assert data["lambda"] == pytest.approx(float(lam))
+        ref = mp_regimes(p, 2.0)
+        np.testing.assert_allclose([r["q_star"] for r in data["classes"]], ref["q"], rtol=1e-12)
+        assert data["lambda"] == pytest.approx(ref["lam"], rel=1e-12)
         assert data["p_low"] is None
+        assert data["p_high"] == pytest.approx(ref["p_high"], rel=1e-9)
         assert [r["label"] for r in data["classes"]] == ["suppressed"] + ["amplified"] * 3
 
     def test_over_suppression_reported(self, runner):
@@ -81,10 +83,9 @@ class TestMinimize:
         )
         data = json.loads(result.output)
         w = np.array([0.5, 0.6, 0.6]) / 1.7
-        np.testing.assert_allclose([r["w"] for r in data["classes"]], w)
-        np.testing.assert_allclose(
-            [r["q_star"] for r in data["classes"]], minimizer(w, 1.0), rtol=1e-10
-        )
+        np.testing.assert_allclose([r["w"] for r in data["classes"]], w, rtol=1e-15)
+        ref = mp_regimes((0.5, 0.3, 0.2), 1.0, alpha=(1, 2, 3))
+        np.testing.assert_allclose([r["q_star"] for r in data["classes"]], ref["q"], rtol=1e-12)
 
     def test_counts_csv_layouts(self, tmp_path, runner):
         two_col = tmp_path / "two.csv"
@@ -129,7 +130,7 @@ class TestMinimize:
     def test_bad_arguments(self, runner, args, message):
         result = invoke(runner, "minimize", *args)
         assert result.exit_code == 2
-        assert message in result.output
+        assert message in _error_line(result)
 
     def test_bad_counts_file(self, tmp_path, runner):
         bad = tmp_path / "bad.csv"
@@ -368,12 +369,18 @@ class TestMinimizeOutput:
         args = ["--p", "0.5,0.3,0.2", "--gamma", "1", "--alpha", "1,2,5", "--json"]
         data = _strict_json(invoke(runner, "minimize", *args).output)
         assert data["reference"] == "w"
-        w = np.array([0.5, 0.6, 1.0]) / 2.1
-        q = minimizer(w, 1.0)
+        ref = mp_regimes((0.5, 0.3, 0.2), 1.0, alpha=(1, 2, 5))
+        np.testing.assert_allclose(ref["w"], np.array([0.5, 0.6, 1.0]) / 2.1, rtol=1e-15)
+        q, w = ref["q"], ref["w"]
         for k, row in enumerate(data["classes"]):
-            assert row["ratio"] == pytest.approx(q[k] / w[k])
-            assert row["ratio_p"] == pytest.approx(q[k] / [0.5, 0.3, 0.2][k])
-            assert (row["label"] == "amplified") == (row["ratio"] > 1)
+            assert row["w"] == pytest.approx(w[k], rel=1e-15)
+            assert row["ratio"] == pytest.approx(q[k] / w[k], rel=1e-12)
+            assert row["ratio_p"] == pytest.approx(q[k] / [0.5, 0.3, 0.2][k], rel=1e-12)
+            assert row["G"] == pytest.approx(ref["G"][k], rel=1e-12)
+            assert row["label"] == ref["labels"][k]
+        assert data["lambda"] == pytest.approx(ref["lam"], rel=1e-12)
+        assert data["p_low"] == pytest.approx(ref["p_low"], rel=1e-9)
+        assert data["p_high"] == pytest.approx(ref["p_high"], rel=1e-9)
         # class 0: Q*/P < 1 but amplified with respect to w
         assert data["classes"][0]["label"] == "amplified"
         assert data["classes"][0]["ratio_p"] < 1
@@ -420,43 +427,219 @@ class TestMinimizeOutput:
         assert message in result.output
         assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
 
-    def test_plot_ticks_readable_at_k_200(self):
-        from focalentropy.cli import _class_ticks
-        from focalentropy.experiments._common import pyplot
 
-        _, ax = pyplot().subplots()
-        ax.bar(np.arange(200), np.ones(200))
-        _class_ticks(ax, [f"class_{i}" for i in range(200)])
-        labels = [t.get_text() for t in ax.get_xticklabels()]
-        assert 10 <= len(labels) <= 30
-        assert labels[:2] == ["class_0", "class_7"]
-        assert "one name every 7 classes" in ax.get_xlabel()
+def _printed_table(output):
+    """The rows of the rich table (cells split on the box character) and the summary line."""
+    rows = [
+        [c.strip() for c in ln.strip().strip(bar).split(bar)]
+        for ln in output.splitlines()
+        for bar in ("┃", "│")  # the header's box character, then the body's
+        if ln.startswith(bar)
+    ]
+    (line,) = [ln for ln in output.splitlines() if ln.startswith("lam = ")]
+    fields = dict(item.split(" = ") for item in line.split("   "))
+    return rows, fields
+
+
+#: (P, gamma): uniform (every class unchanged, lam = G(1/K) > 1), binary, gamma = 0
+#: (Q* = P, lam = 1), and one with every regime but "unchanged" (lam > 1)
+TABLE_CASES = [
+    ((0.25, 0.25, 0.25, 0.25), 2.0),
+    ((0.8, 0.2), 2.0),
+    ((0.6, 0.3, 0.1), 0.0),
+    ((0.3, 0.2, 0.2, 0.2, 0.0999, 0.0001), 2.0),
+]
+
+
+class TestMinimizeTableAgainstReferences:
+    """Every number and label of the table against the theory in 50 digits (not regimes())."""
+
+    @pytest.mark.parametrize(("p", "gamma"), TABLE_CASES)
+    def test_json(self, runner, p, gamma):
+        args = ["--p", ",".join(map(str, p)), "--gamma", gamma, "--json"]
+        data = _strict_json(invoke(runner, "minimize", *args).output)
+        ref = mp_regimes(p, gamma)
+        rows = data["classes"]
+        assert [r["class"] for r in rows] == [str(k) for k in range(len(p))]
+        np.testing.assert_allclose([r["p"] for r in rows], p, rtol=1e-15)
+        np.testing.assert_allclose([r["q_star"] for r in rows], ref["q"], rtol=1e-12)
+        np.testing.assert_allclose([r["ratio"] for r in rows], ref["q"] / ref["w"], rtol=1e-12)
+        np.testing.assert_allclose([r["G"] for r in rows], ref["G"], rtol=1e-12)
+        assert [r["label"] for r in rows] == ref["labels"]
+        assert data["gamma"] == gamma
+        assert data["lambda"] == pytest.approx(ref["lam"], rel=1e-12)
+        assert data["over_suppression"] is (ref["lam"] > 1)
+        for key in ("p_low", "p_high"):
+            if ref[key] is None:
+                assert data[key] is None, key
+            else:
+                assert data[key] == pytest.approx(ref[key], rel=1e-9), key
+        assert (data["weighted"], data["reference"]) == (False, "p")
+
+    def test_known_cases_in_closed_form(self, runner):
+        # uniform P: Q* = P, every class unchanged, lam = G(1/4) = (3/4)^2 + (3/4) log 4 / 2,
+        # and 1/4 is the crossing p_high (G decreases there)
+        data = _strict_json(
+            invoke(
+                runner, "minimize", "--p", "0.25,0.25,0.25,0.25", "--gamma", "2", "--json"
+            ).output
+        )
+        g = 0.5625 + 0.375 * np.log(4)
+        assert {r["label"] for r in data["classes"]} == {"unchanged"}
+        np.testing.assert_allclose([r["G"] for r in data["classes"]], g, rtol=1e-14)
+        np.testing.assert_allclose([r["ratio"] for r in data["classes"]], 1.0, rtol=1e-14)
+        assert data["lambda"] == pytest.approx(g, rel=1e-12)
+        assert data["p_high"] == pytest.approx(0.25, rel=1e-9)
+        # gamma = 0: cross-entropy, Q* = P, G = 1 = lam, no crossings
+        data = _strict_json(
+            invoke(runner, "minimize", "--p", "0.6,0.3,0.1", "--gamma", "0", "--json").output
+        )
+        assert [r["q_star"] for r in data["classes"]] == pytest.approx([0.6, 0.3, 0.1], rel=1e-15)
+        assert {r["label"] for r in data["classes"]} == {"unchanged"}
+        assert (data["lambda"], data["g_max"], data["p_low"], data["p_high"]) == (1, 1, None, None)
+
+    @pytest.mark.parametrize(("p", "gamma"), TABLE_CASES)
+    def test_printed_table(self, runner, p, gamma):
+        result = invoke(runner, "minimize", "--p", ",".join(map(str, p)), "--gamma", gamma)
+        assert result.exit_code == 0, result.output
+        rows, fields = _printed_table(result.output)
+        ref = mp_regimes(p, gamma)
+        assert rows[0] == ["class", "P", "Q*", "Q*/P", "G(P)", "label"]
+        assert len(rows) == len(p) + 1
+        for k, row in enumerate(rows[1:]):
+            assert row[0] == str(k)
+            assert float(row[1]) == pytest.approx(p[k], rel=1e-6)
+            assert float(row[2]) == pytest.approx(ref["q"][k], rel=6e-6)
+            assert float(row[3]) == pytest.approx(ref["q"][k] / p[k], abs=6e-5)
+            assert float(row[4]) == pytest.approx(ref["G"][k], abs=6e-5)
+            assert row[5] == ref["labels"][k]
+        assert float(fields["lam"]) == pytest.approx(ref["lam"], rel=6e-6)
+        for key in ("p_low", "p_high"):
+            want = ref[key]
+            assert (
+                fields[key] == "none"
+                if want is None
+                else float(fields[key]) == pytest.approx(want, rel=6e-6)
+            )
+        assert ("classes below p_low are over-suppressed" in result.output) is (ref["lam"] > 1)
+
+    def test_printed_weighted_table(self, runner):
+        args = ["--p", "0.5,0.3,0.2", "--gamma", "1", "--alpha", "1,2,5"]
+        rows, fields = _printed_table(invoke(runner, "minimize", *args).output)
+        ref = mp_regimes((0.5, 0.3, 0.2), 1.0, alpha=(1, 2, 5))
+        assert rows[0] == ["class", "P", "w", "Q*", "Q*/P", "Q*/w", "G(w)", "label"]
+        for k, row in enumerate(rows[1:]):
+            assert float(row[2]) == pytest.approx(ref["w"][k], rel=6e-6)
+            assert float(row[3]) == pytest.approx(ref["q"][k], rel=6e-6)
+            assert float(row[4]) == pytest.approx(ref["q"][k] / [0.5, 0.3, 0.2][k], abs=6e-5)
+            assert float(row[5]) == pytest.approx(ref["q"][k] / ref["w"][k], abs=6e-5)
+            assert float(row[6]) == pytest.approx(ref["G"][k], abs=6e-5)
+            assert row[7] == ref["labels"][k]
+        assert float(fields["p_low"]) == pytest.approx(ref["p_low"], rel=6e-6)
+
+    def test_plot_draws_the_table(self, tmp_path, runner, monkeypatch):
+        """The saved figure's points and bars are the classes of the table, by regime colour."""
+        from matplotlib.colors import to_rgba
+        from matplotlib.figure import Figure
+
+        saved = []
+        save = Figure.savefig
+
+        def spy(fig, *args, **kwargs):
+            saved.append(fig)
+            return save(fig, *args, **kwargs)
+
+        monkeypatch.setattr(Figure, "savefig", spy)
+        p = (0.3, 0.2, 0.2, 0.2, 0.0999, 0.0001)
+        out = tmp_path / "r.png"
+        args = ["--p", ",".join(map(str, p)), "--gamma", "2", "--names", "a,b,c,d,e,f"]
+        result = invoke(runner, "minimize", *args, "--plot", out)
+        assert result.exit_code == 0, result.output
+        assert out.read_bytes().startswith(b"\x89PNG")
+        (fig,) = saved
+        curve_ax, bar_ax = fig.axes
+        ref = mp_regimes(p, 2.0)
+        colour = {
+            "amplified": "tab:green",
+            "suppressed": "tab:orange",
+            "over-suppressed": "tab:red",
+        }
+        points = {}
+        for coll in curve_ax.collections:
+            for x, y in coll.get_offsets():
+                points[float(x)] = (float(y), tuple(coll.get_facecolors()[0]))
+        assert sum(len(c.get_offsets()) for c in curve_ax.collections) == len(p)
+        assert len(points) == 4  # the three classes at 0.2 are drawn at one place
+        for k, x in enumerate(p):
+            y, c = min(points.items(), key=lambda item: abs(item[0] - x))[1]
+            assert y == pytest.approx(ref["G"][k], rel=1e-10)
+            assert c == to_rgba(colour[ref["labels"][k]])
+        p_bars, q_bars = bar_ax.containers
+        assert [t.get_text() for t in bar_ax.get_xticklabels()] == list("abcdef")
+        np.testing.assert_allclose([b.get_height() for b in q_bars], ref["q"], rtol=1e-10)
+        assert [b.get_facecolor() for b in q_bars] == [
+            to_rgba(colour[lab]) for lab in ref["labels"]
+        ]
+        assert len(p_bars) == len(p)
+
+    def test_plot_without_matplotlib_names_the_extra(self, tmp_path, runner, monkeypatch):
+        monkeypatch.setitem(sys.modules, "matplotlib.backend_bases", None)
+        args = ["--p", "0.7,0.3", "--gamma", "2", "--plot", tmp_path / "r.png"]
+        result = invoke(runner, "minimize", *args)
+        assert result.exit_code == 2
+        assert _error_line(result) == (
+            "Error: Invalid value for --plot: drawing needs matplotlib: "
+            "pip install 'focal-entropy[plot]'"
+        )
+        assert not (tmp_path / "r.png").exists()
+
+    def test_weighted_plot_names_the_target(self, tmp_path, runner, monkeypatch):
+        from matplotlib.figure import Figure
+
+        saved = []
+        save = Figure.savefig
+        monkeypatch.setattr(
+            Figure, "savefig", lambda fig, *a, **k: (saved.append(fig), save(fig, *a, **k))[1]
+        )
+        args = ["--p", "0.5,0.3,0.2", "--gamma", "1", "--alpha", "1,2,5"]
+        result = invoke(runner, "minimize", *args, "--plot", tmp_path / "w.svg")
+        assert result.exit_code == 0, result.output
+        curve_ax, bar_ax = saved[0].axes
+        assert curve_ax.get_xlabel() == "w = normalize(\u03b1P)"
+        ref = mp_regimes((0.5, 0.3, 0.2), 1.0, alpha=(1, 2, 5))
+        np.testing.assert_allclose(
+            [b.get_height() for b in bar_ax.containers[0]], ref["w"], rtol=1e-14
+        )
+        assert bar_ax.get_legend().get_texts()[0].get_text() == "w = normalize(\u03b1P)"
 
 
 class TestRecoverInput:
     @pytest.fixture
-    def q(self):
-        rng = np.random.default_rng(2)
-        return minimizer(rng.dirichlet(np.ones(6), 200), 2.0)
+    def p(self):
+        return np.random.default_rng(2).dirichlet(np.ones(6), 200)
 
-    def test_float32_npy(self, tmp_path, runner, q):
+    @pytest.fixture
+    def q(self, p):
+        return minimizer(p, 2.0)
+
+    def test_float32_npy(self, tmp_path, runner, p, q):
         inp = tmp_path / "q.npy"
         np.save(inp, q.astype(np.float32))
         out = tmp_path / "p.npy"
         result = invoke(runner, "recover", "--in", inp, "--gamma", "2", "--out", out)
         assert result.exit_code == 0, result.output
-        np.testing.assert_allclose(np.load(out), recover(q, 2.0), atol=1e-5)
+        np.testing.assert_allclose(np.load(out), p, atol=1e-5)
 
-    def test_csv_with_six_decimals(self, tmp_path, runner, q):
+    def test_csv_with_six_decimals(self, tmp_path, runner, p, q):
         inp = tmp_path / "q.csv"
         np.savetxt(inp, q, fmt="%.6f", delimiter=",")
         out = tmp_path / "p.csv"
         result = invoke(runner, "recover", "--in", inp, "--gamma", "2", "--out", out)
         assert result.exit_code == 0, result.output
         assert "whose sum differs from 1 by no more than the rounding" in result.output
-        np.testing.assert_allclose(np.loadtxt(out, delimiter=","), recover(q, 2.0), atol=2e-5)
+        np.testing.assert_allclose(np.loadtxt(out, delimiter=","), p, atol=2e-5)
 
-    def test_renormalize_and_from_logits(self, tmp_path, runner, q):
+    def test_renormalize_and_from_logits(self, tmp_path, runner, p, q):
         inp, out = tmp_path / "q.npy", tmp_path / "p.npy"
         np.save(inp, q * 1.01)
         result = invoke(runner, "recover", "--in", inp, "--gamma", "2", "--out", out)
@@ -468,13 +651,13 @@ class TestRecoverInput:
             runner, "recover", "--in", inp, "--gamma", "2", "--out", out, "--renormalize"
         )
         assert result.exit_code == 0, result.output
-        np.testing.assert_allclose(np.load(out), recover(q, 2.0), rtol=1e-10)
+        np.testing.assert_allclose(np.load(out), p, rtol=1e-10)
         np.save(inp, np.log(q) + 3.0)  # logits
         result = invoke(
             runner, "recover", "--in", inp, "--gamma", "2", "--out", out, "--from-logits"
         )
         assert result.exit_code == 0, result.output
-        np.testing.assert_allclose(np.load(out), recover(q, 2.0), rtol=1e-9)
+        np.testing.assert_allclose(np.load(out), p, rtol=1e-9)
         result = invoke(
             runner, "recover", "--in", inp, "--gamma", "2", "--out", out,
             "--from-logits", "--renormalize",

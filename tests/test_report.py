@@ -156,6 +156,67 @@ class TestRenderReport:
             report.render_directory(tmp_path)
 
 
+class TestSections:
+    def test_experiment_section_order(self):
+        summary = _summary(passed=False)
+        theory = summary["experiments"][0]
+        theory["error"] = "Traceback: theory"
+        theory["findings"] = [
+            {"id": "1.f", "statement": "s", "metric": "m", "value": 0.5, "threshold": "t",
+             "status": "refuted", "evidence": "e"}
+        ]  # fmt: skip
+        html = report.render_report(summary, figures={"one.png": PNG})
+        start, end = html.index('id="exp-1"'), html.index('id="exp-2"')
+        section = html[start:end]
+        markers = [
+            "<b>Claim.</b> Q* is characterised by &lt;G&gt;.",
+            "<b>Method.</b> exact",
+            "The experiment crashed",
+            "<b>one.png</b>: the first figure",
+            "figure missing.png is missing",
+            "<h3>Claims</h3>",
+            "Findings (do not gate the exit code)",
+            '<span class="badge refuted">refuted</span>',
+            "<h3>T</h3>",
+            "a note &amp; more",
+            "configuration · 1.5 s",
+            "&quot;k&quot;: 1",
+        ]
+        positions = [section.index(m) for m in markers]
+        assert positions == sorted(positions)
+        # the second experiment: no method, no figures, no tables, its own time
+        second = html[end : html.index("<h2>Reproduce</h2>")]
+        assert "Method." not in second
+        assert "<figure>" not in second
+        assert "configuration · 2 s" in second
+        assert "Traceback: boom" in second
+
+    def test_head_and_navigation(self):
+        html = report.render_report(_summary())
+        head = html[: html.index("<h2>Summary of claims</h2>")]
+        assert "mode <code>quick</code> · seed <code>7</code> · jobs <code>2</code>" in head
+        assert "(backend loky) · version 0.1.0 · 3.5 s" in head
+        assert '<a href="#exp-1">1. theory</a><a href="#exp-2">2. discrete</a>' in head
+        assert html.rstrip().endswith("</main></body></html>")
+        assert "focalentropy reproduce --quick --seed 7" in html
+
+    def test_findings_and_figure_list(self, tmp_path):
+        summary = _summary()
+        summary["findings"] = [
+            {"id": "9.f", "statement": "<maybe>", "metric": "m", "value": 1e-6,
+             "threshold": "t"}
+        ]  # fmt: skip
+        summary["experiments"][1]["figures"] = ["two.png"]  # older results.json: a list
+        (tmp_path / "two.png").write_bytes(PNG + b"2")
+        html = report.render_report(summary, figure_dir=tmp_path)
+        findings = html[html.index("<h2>Findings</h2>") : html.index('id="exp-1"')]
+        assert "&lt;maybe&gt;" in findings
+        assert '<span class="badge inconclusive">inconclusive</span>' in findings
+        assert "1.000e-06" in findings
+        assert base64.b64encode(PNG + b"2").decode() in html
+        assert "figure one.png is missing" in html  # not in figure_dir, not given
+
+
 class TestNarrowScreens:
     def test_every_table_scrolls_inside_its_own_box(self):
         import re
@@ -175,7 +236,8 @@ class TestExperimentText:
         from focalentropy.experiments import theory
 
         cfg = theory.default_config()
-        cfg.update(sweep_points=11, eps_points=5, zipf_classes=10, figures=False)
+        # captions come with the figures (a run without figures draws and captions nothing)
+        cfg.update(sweep_points=11, eps_points=5, zipf_classes=10, figures=True)
         cfg.update(head_classes=4, tail_classes=3)
         caption = theory.run(cfg).captions["ratio_vs_p.png"]
         assert "4 head classes and a tail of 3 rare classes" in caption

@@ -23,14 +23,20 @@ Core functions (class axis last by default, batched over leading axes):
 ==================  ==============================================================
 
 Submodules: ``asymptotics`` (small/large-gamma expansions), ``calibration``
-(metrics and recalibrators), ``torch`` (PyTorch losses; needs torch).
+(metrics and recalibrators), ``plotting`` (regimes figures and the reliability
+diagram; needs matplotlib), ``torch`` (PyTorch losses; needs torch).
 """
 
 from __future__ import annotations
 
 import importlib
 
-from ._countable import (
+from ._entropy import cross_entropy, divergence, entropy
+from ._loss import gradient_weight, loss, max_gradient_weight, phi, phi_inverse
+from ._minimizer import minimizer, recover
+from ._regimes import LABELS, RegimesResult, regimes
+from ._validation import ConvergenceWarning
+from .countable import (
     CountableDistribution,
     CountableMinimizer,
     DivergenceWarning,
@@ -40,11 +46,6 @@ from ._countable import (
     countable_entropy,
     countable_minimizer,
 )
-from ._entropy import cross_entropy, divergence, entropy
-from ._loss import gradient_weight, loss, max_gradient_weight, phi, phi_inverse
-from ._minimizer import minimizer, recover
-from ._regimes import LABELS, RegimesResult, regimes
-from ._validation import ConvergenceWarning
 
 __version__ = "0.1.0"
 
@@ -54,6 +55,7 @@ _LAZY_SUBMODULES = (
     "asymptotics",
     "boosting",
     "calibration",
+    "plotting",
     "torch",
     "experiments",
     "report",

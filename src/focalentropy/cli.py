@@ -22,9 +22,12 @@ commands, so ``focalentropy --help`` is fast.
 
 from __future__ import annotations
 
+import math
+import os
 import re
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
 import click
 import numpy as np
@@ -43,6 +46,10 @@ from ._io import (
     read_counts,
     write_array,
 )
+from ._regimes import LABELS, RegimesResult
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = ["main"]
 
@@ -52,7 +59,7 @@ _CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 _EXPERIMENT_IDS = ("theory", "discrete", "continuous", "real_data", "benchmark")
 
 
-def _console(stderr: bool = False):
+def _console(stderr: bool = False) -> Console:
     from rich.console import Console
 
     console = Console(stderr=stderr, highlight=False, soft_wrap=False)
@@ -78,7 +85,9 @@ def _bad(option: str, exc: Exception | str, hint: str = "") -> click.BadParamete
     return click.BadParameter(" ".join(str(exc).split("\n")) + hint, param_hint=option)
 
 
-def _library_error(option: str, exc: Exception, prefix: str = "", hint: str = ""):
+def _library_error(
+    option: str, exc: Exception, prefix: str = "", hint: str = ""
+) -> click.BadParameter:
     """A library function's ValueError/TypeError shown as the error of ``option``."""
     return _bad(option, prefix + _plain(str(exc)), hint)
 
@@ -99,7 +108,9 @@ def _parsed(text: str, option: str, *, positive: bool = False) -> np.ndarray:
         raise _bad(option, exc) from None
 
 
-def read_counts_csv(path, header: bool | None = None) -> tuple[np.ndarray, list[str] | None]:
+def read_counts_csv(
+    path: str | os.PathLike[str], header: bool | None = None
+) -> tuple[np.ndarray, list[str] | None]:
     """Class counts and names from a CSV file (see :func:`focalentropy._io.read_counts`).
 
     Raises
@@ -117,7 +128,7 @@ def read_counts_csv(path, header: bool | None = None) -> tuple[np.ndarray, list[
 
 @click.group(context_settings=_CONTEXT)
 @click.version_option(package_name="focal-entropy", prog_name="focalentropy")
-def main():
+def main() -> None:
     """focalentropy: the focal-entropy, its minimizer Q*, and the validation suite.
 
     \b
@@ -177,7 +188,15 @@ def main():
     type=click.Choice(_EXPERIMENT_IDS),
     help="Run only this experiment (repeatable).",
 )
-def reproduce(out_dir, quick, jobs, seed, backend, scheduler, only):
+def reproduce(
+    out_dir: Path,
+    quick: bool,
+    jobs: int,
+    seed: int,
+    backend: str,
+    scheduler: str | None,
+    only: tuple[str, ...],
+) -> None:
     """Check every claim of the theory (docs/theory.rst) and write a report.
 
     Runs five experiments (theory figures, discrete features, continuous
@@ -188,6 +207,38 @@ def reproduce(out_dir, quick, jobs, seed, backend, scheduler, only):
     inconclusive) are reported but do not set the exit status. The same seed
     gives the same numbers.
     """
+    _check_reproduce_options(out_dir, backend, scheduler)
+    from .experiments.runner import default_configs
+    from .experiments.runner import reproduce as run
+
+    console = _console()
+    configs = default_configs(quick=quick, seed=seed, only=only or None)
+    console.print(
+        f"[bold]focalentropy reproduce[/bold] --{'quick' if quick else 'full'} --seed {seed} "
+        f"--jobs {jobs}"
+        + (f" --backend {backend}" if backend != "loky" else "")
+        + f"  ->  {out_dir}"
+    )
+    progress, on_progress = _progress_display(console, configs)
+    try:
+        with progress:
+            summary = run(
+                out_dir, quick=quick, seed=seed, jobs=jobs, backend=backend,
+                scheduler=scheduler, only=only or None, progress=on_progress,
+            )  # fmt: skip
+    except OSError as exc:  # the experiments' own errors are reported in the table
+        if exc.filename is not None:
+            raise _bad("--out", f"cannot write {exc.filename}: {exc.strerror or exc}") from None
+        if backend == "dask":
+            raise _bad("--scheduler", f"the Dask scheduler at {scheduler} failed: {exc}") from None
+        raise
+    _print_summary(console, summary, out_dir)
+    if not summary["passed"]:
+        sys.exit(1)
+
+
+def _check_reproduce_options(out_dir: Path, backend: str, scheduler: str | None) -> None:
+    """Option combinations, --out and the Dask scheduler, before any experiment runs."""
     if backend == "dask" and not scheduler:
         raise click.UsageError("--backend dask needs --scheduler ADDRESS (the Dask scheduler)")
     if scheduler and backend != "dask":
@@ -197,8 +248,15 @@ def reproduce(out_dir, quick, jobs, seed, backend, scheduler, only):
     except OutputError as exc:
         raise _bad("--out", exc) from None
     if backend == "dask":
-        _check_dask(scheduler)
+        _check_dask(str(scheduler))
 
+
+def _progress_display(console: Console, configs: dict[str, Any]) -> tuple[Any, Any]:
+    """A rich progress bar per experiment and the runner's ``progress`` callback.
+
+    On a terminal the bars move; in logs and pipes each experiment prints one
+    ``[i/n] name: done`` line when it finishes.
+    """
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -208,17 +266,8 @@ def reproduce(out_dir, quick, jobs, seed, backend, scheduler, only):
         TimeElapsedColumn,
     )
 
-    from .experiments.runner import default_configs, planned_units
-    from .experiments.runner import reproduce as run
+    from .experiments.runner import planned_units
 
-    console = _console()
-    configs = default_configs(quick=quick, seed=seed, only=only or None)
-    mode = "quick" if quick else "full"
-    console.print(
-        f"[bold]focalentropy reproduce[/bold] --{mode} --seed {seed} --jobs {jobs}"
-        + (f" --backend {backend}" if backend != "loky" else "")
-        + f"  ->  {out_dir}"
-    )
     progress = Progress(
         SpinnerColumn(),
         TextColumn("[bold]{task.fields[name]:<11}"),
@@ -242,27 +291,7 @@ def reproduce(out_dir, quick, jobs, seed, backend, scheduler, only):
             done_count[0] += 1
             console.print(f"[{done_count[0]}/{len(tasks)}] {name}: done")
 
-    try:
-        with progress:
-            summary = run(
-                out_dir,
-                quick=quick,
-                seed=seed,
-                jobs=jobs,
-                backend=backend,
-                scheduler=scheduler,
-                only=only or None,
-                progress=on_progress,
-            )
-    except OSError as exc:  # the experiments' own errors are reported in the table
-        if exc.filename is not None:
-            raise _bad("--out", f"cannot write {exc.filename}: {exc.strerror or exc}") from None
-        if backend == "dask":
-            raise _bad("--scheduler", f"the Dask scheduler at {scheduler} failed: {exc}") from None
-        raise
-    _print_summary(console, summary, out_dir)
-    if not summary["passed"]:
-        sys.exit(1)
+    return progress, on_progress
 
 
 def _check_dask(scheduler: str) -> None:
@@ -277,7 +306,7 @@ def _check_dask(scheduler: str) -> None:
         raise _bad("--scheduler", f"no Dask scheduler at {scheduler!r}: {exc}") from None
 
 
-def _print_summary(console, summary: dict, out_dir: Path) -> None:
+def _print_summary(console: Console, summary: dict[str, Any], out_dir: Path) -> None:
     from rich.table import Table
 
     from .report import format_value
@@ -354,11 +383,20 @@ _HEADER_OPTION = click.option(
     is_flag=True,
     help="Print the table as JSON instead (valid JSON: NaN and infinities are null).",
 )
-def minimize(p_text, counts_path, header, gamma, alpha, names, plot_path, as_json):
+def minimize(
+    p_text: str | None,
+    counts_path: Path | None,
+    header: bool | None,
+    gamma: float,
+    alpha: str | None,
+    names: str | None,
+    plot_path: Path | None,
+    as_json: bool,
+) -> None:
     """The focal minimizer Q* of a distribution P and where it amplifies or suppresses.
 
     Prints, per class, P, Q*, Q*/P, G(P) and the label (amplified, suppressed,
-    over-suppressed), then the multiplier lam, G_max, p_low and p_high.
+    over-suppressed, unchanged), then the multiplier lam, G_max, p_low and p_high.
 
     \b
     --counts CSV layouts: 'class,count' rows, one column of counts, or one row
@@ -384,9 +422,38 @@ def minimize(p_text, counts_path, header, gamma, alpha, names, plot_path, as_jso
         raise click.UsageError("--header/--no-header only apply to --counts")
     plot_format = _check_plot_path(plot_path) if plot_path is not None else None
     gamma = _checked_gamma(gamma)
-    source = "--p" if p_text is not None else "--counts"
+    p, source, class_names = _distribution_option(p_text, counts_path, header)
+    alpha_arr = _class_weights_option(alpha, p.size)
+    class_names = _names_option(names, class_names, p.size)
+
+    from ._regimes import regimes
+
+    try:  # gamma and alpha are checked above: what is left is the distribution's
+        res = regimes(p, gamma, alpha=alpha_arr, class_names=class_names)
+    except (ValueError, TypeError) as exc:
+        raise _library_error(source, exc) from None
+    weighted = alpha_arr is not None
+    rows, info = _regimes_rows(res, p, weighted=weighted), _regimes_info(res, weighted=weighted)
+    if as_json:
+        click.echo(dumps_json({"classes": rows, **info}))
+    else:
+        _print_regimes(rows, info)
+    if plot_path is not None and plot_format is not None:
+        try:
+            _plot_regimes(plot_path, plot_format, res, weighted=weighted)
+        except OSError as exc:
+            raise _bad("--plot", f"cannot write {plot_path}: {exc.strerror or exc}") from None
+        if not as_json:
+            click.echo(f"plot: {plot_path}")
+
+
+def _distribution_option(
+    p_text: str | None, counts_path: Path | None, header: bool | None
+) -> tuple[np.ndarray, str, list[str] | None]:
+    """P from --p (summing to 1) or --counts, the option it came from and the CSV's names."""
     csv_names = None
     if p_text is not None:
+        source = "--p"
         p = _parsed(p_text, "--p")
         if np.any(p < 0):
             i = int(np.argmax(p < 0))
@@ -399,55 +466,48 @@ def minimize(p_text, counts_path, header, gamma, alpha, names, plot_path, as_jso
                 "(use --counts for unnormalised counts)",
             )
         p = p / total
-    else:
+    elif counts_path is not None:
+        source = "--counts"
         try:
             counts, csv_names = read_counts(counts_path, header=header)
         except InputError as exc:
             raise _bad("--counts", exc) from None
         p = counts / counts.sum()
+    else:
+        raise click.UsageError("give exactly one of --p and --counts")
     if p.size < 2:
         raise _bad(source, f"need at least 2 classes, got {p.size}")
-    alpha_arr = None
-    if alpha is not None:
-        alpha_arr = _parsed(alpha, "--alpha", positive=True)
-        if alpha_arr.size not in (1, p.size):
-            raise _bad("--alpha", f"expected 1 or {p.size} weights, got {alpha_arr.size}")
-    class_names = csv_names
-    if names is not None:
-        class_names = [s.strip() for s in names.split(",")]
-        if len(class_names) != p.size:
-            raise _bad("--names", f"expected {p.size} names, got {len(class_names)}")
-    class_names = class_names or [str(i) for i in range(p.size)]
+    return p, source, csv_names
 
-    from ._regimes import regimes
 
-    try:  # gamma and alpha are checked above: what is left is the distribution's
-        res = regimes(p, gamma, alpha=alpha_arr)
-    except (ValueError, TypeError) as exc:
-        raise _library_error(source, exc) from None
-    rows, info = _regimes_rows(res, p, gamma, class_names, weighted=alpha_arr is not None)
-    if as_json:
-        click.echo(dumps_json({"classes": rows, **info}))
-    else:
-        _print_regimes(rows, info)
-    if plot_path is not None:
-        q = np.asarray(res.minimizer, dtype=float)
-        target = np.asarray(res.p, dtype=float)
-        labels = [r["label"] for r in rows]
-        try:
-            _plot_regimes(plot_path, plot_format, p, q, target, labels, class_names, info)
-        except OSError as exc:
-            raise _bad("--plot", f"cannot write {plot_path}: {exc.strerror or exc}") from None
-        if not as_json:
-            click.echo(f"plot: {plot_path}")
+def _class_weights_option(alpha: str | None, n_classes: int) -> np.ndarray | None:
+    """--alpha of minimize: one positive weight, or one per class."""
+    if alpha is None:
+        return None
+    alpha_arr = _parsed(alpha, "--alpha", positive=True)
+    if alpha_arr.size not in (1, n_classes):
+        raise _bad("--alpha", f"expected 1 or {n_classes} weights, got {alpha_arr.size}")
+    return alpha_arr
+
+
+def _names_option(names: str | None, csv_names: list[str] | None, n_classes: int) -> list[str]:
+    """--names, else the CSV's class names, else 0..K-1."""
+    if names is None:
+        return csv_names or [str(i) for i in range(n_classes)]
+    class_names = [s.strip() for s in names.split(",")]
+    if len(class_names) != n_classes:
+        raise _bad("--names", f"expected {n_classes} names, got {len(class_names)}")
+    return class_names
 
 
 def _check_plot_path(path: Path) -> str:
     """The image format of ``--plot`` (its suffix); the path must be writable."""
     try:
         from matplotlib.backend_bases import FigureCanvasBase
-    except ImportError:  # pragma: no cover - matplotlib is a dependency
-        raise _bad("--plot", "drawing needs matplotlib: pip install matplotlib") from None
+    except ImportError:
+        raise _bad(
+            "--plot", "drawing needs matplotlib: pip install 'focal-entropy[plot]'"
+        ) from None
     formats = sorted(FigureCanvasBase.get_supported_filetypes())
     fmt = path.suffix.lower().lstrip(".")
     if fmt not in formats:
@@ -464,49 +524,56 @@ def _check_plot_path(path: Path) -> str:
     return fmt
 
 
-def _regimes_rows(res, p, gamma, class_names, *, weighted: bool):
-    """Per-class rows and the summary of a ``RegimesResult``, as builtins (JSON-ready)."""
-    from ._loss import gradient_weight
+def _regimes_rows(res: RegimesResult, p: np.ndarray, *, weighted: bool) -> list[dict[str, Any]]:
+    """The per-class rows of ``res`` (:meth:`RegimesResult.table`), as JSON-ready builtins.
 
-    q = np.asarray(res.minimizer, dtype=float)
-    labels = [str(s) for s in np.asarray(res.labels)]
-    target = np.asarray(res.p, dtype=float)  # P, or w = normalize(alpha * P)
-    g_of_target = gradient_weight(target, gamma)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio_p = np.where(p > 0, q / p, np.nan)
-        ratio_w = np.where(target > 0, q / target, np.nan)
+    ``p`` is the user's P. Without weights the result's target is P itself; with
+    weights it is ``w = normalize(alpha * P)`` (``"w"``), and ``"ratio"``, ``"G"`` and
+    ``"label"`` refer to w while ``"ratio_p"`` is Q*/P.
+    """
     rows = []
-    for k in range(p.size):
-        row = {"class": class_names[k], "p": float(p[k])}
-        if weighted:  # ratio, G and label all refer to the target w
-            row.update(w=float(target[k]), q_star=float(q[k]), ratio=float(ratio_w[k]))
-            row["ratio_p"] = float(ratio_p[k])
+    for rec, p_k in zip(res.table(), p.tolist(), strict=True):
+        row: dict[str, Any] = {"class": str(rec["class"]), "p": p_k}
+        if weighted:
+            ratio_p = rec["q_star"] / p_k if p_k > 0 else math.nan
+            row.update(w=rec["p"], q_star=rec["q_star"], ratio=rec["ratio"], ratio_p=ratio_p)
         else:
-            row.update(q_star=float(q[k]), ratio=float(ratio_p[k]))
-        row.update(G=float(g_of_target[k]), label=labels[k])
+            row.update(q_star=rec["q_star"], ratio=rec["ratio"])
+        row.update(G=rec["G(p)"], label=rec["label"])
         rows.append(row)
-    p_low, p_high = float(np.asarray(res.p_low)), float(np.asarray(res.p_high))
-    info = {
-        "gamma": float(gamma),
-        "lambda": float(np.asarray(res.multiplier)),
+    return rows
+
+
+def _regimes_info(res: RegimesResult, *, weighted: bool) -> dict[str, Any]:
+    """The summary fields of one distribution's ``res`` (absent crossings: None)."""
+
+    def optional(value: Any) -> float | None:
+        v = float(value)
+        return None if math.isnan(v) else v
+
+    return {
+        "gamma": float(res.gamma),
+        "lambda": float(res.multiplier),
         "g_max": float(res.g_max),
-        "p_low": None if np.isnan(p_low) else p_low,
-        "p_high": None if np.isnan(p_high) else p_high,
-        "over_suppression": bool(np.asarray(res.over_suppression)),
+        "p_low": optional(res.p_low),
+        "p_high": optional(res.p_high),
+        "over_suppression": bool(res.over_suppression),
         "weighted": weighted,
         "reference": "w" if weighted else "p",
     }
-    return rows, info
 
 
-def _print_regimes(rows, info) -> None:
+#: rich styles of the labels in the printed table
+_LABEL_STYLE = dict(zip(LABELS, ("green", "yellow", "bold red", ""), strict=True))
+
+
+def _print_regimes(rows: list[dict[str, Any]], info: dict[str, Any]) -> None:
     from rich.table import Table
 
     console = _console()
-    colour = {"amplified": "green", "suppressed": "yellow", "over-suppressed": "bold red"}
     weighted = info["weighted"]
     table = Table(title=f"Focal minimizer, gamma = {info['gamma']:g}", header_style="bold")
-    columns = [("class", "left"), ("P", "right")]
+    columns: list[tuple[str, Literal["left", "right"]]] = [("class", "left"), ("P", "right")]
     columns += [("w", "right")] if weighted else []
     columns += [("Q*", "right"), ("Q*/P", "right")]
     columns += [("Q*/w", "right"), ("G(w)", "right")] if weighted else [("G(P)", "right")]
@@ -514,25 +581,25 @@ def _print_regimes(rows, info) -> None:
     for col, just in columns:
         table.add_column(col, justify=just)
     for r in rows:
-        c = colour.get(r["label"], "")
+        style = _LABEL_STYLE.get(r["label"], "")
         cells = [str(r["class"]), f"{r['p']:.6g}"]
         cells += [f"{r['w']:.6g}"] if weighted else []
         if weighted:
             cells += [f"{r['q_star']:.6g}", f"{r['ratio_p']:.4f}", f"{r['ratio']:.4f}"]
         else:
             cells += [f"{r['q_star']:.6g}", f"{r['ratio']:.4f}"]
-        cells += [f"{r['G']:.4f}", f"[{c}]{r['label']}[/{c}]" if c else r["label"]]
+        cells += [f"{r['G']:.4f}", f"[{style}]{r['label']}[/{style}]" if style else r["label"]]
         table.add_row(*cells)
     console.print(table)
 
-    def fmt(v):
+    def fmt(v: float | None) -> str:
         return "none" if v is None else f"{v:.6g}"
 
     console.print(
         f"lam = {info['lambda']:.6g}   G_max = {info['g_max']:.6g}   "
         f"p_low = {fmt(info['p_low'])}   p_high = {fmt(info['p_high'])}"
     )
-    if info["weighted"]:
+    if weighted:
         console.print(
             "weights given: the loss targets w = normalize(alpha * P); G, lam and the labels "
             "refer to w (Q* > w: amplified)"
@@ -544,83 +611,19 @@ def _print_regimes(rows, info) -> None:
         )
 
 
-def _plot_regimes(path: Path, fmt: str, p, q, target, labels, names, info) -> None:
-    from ._loss import gradient_weight
+def _plot_regimes(path: Path, fmt: str, res: RegimesResult, *, weighted: bool) -> None:
+    """:func:`~focalentropy.plotting.regimes_plot` and ``regimes_bars`` side by side."""
     from .experiments._common import pyplot
+    from .plotting import regimes_bars, regimes_plot
 
-    plt = pyplot()
-    gamma = info["gamma"]
-    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 4.2))
-    colors = {
-        "amplified": "tab:green",
-        "suppressed": "tab:orange",
-        "over-suppressed": "tab:red",
-        "unchanged": "tab:gray",
-    }
-    lo = max(min(float(target[target > 0].min()) / 3, 1e-2), 1e-8)
-    grid = np.geomspace(lo, 1 - 1e-9, 500)
-    ax0.plot(grid, gradient_weight(grid, gamma), "k", lw=2, label=f"G(p), γ={gamma:g}")
-    ax0.axhline(info["lambda"], color="tab:blue", lw=1.3, label=f"λ = {info['lambda']:.4g}")
-    for key, marker in (("p_low", "v"), ("p_high", "s")):
-        if info[key] is not None:
-            ax0.plot(
-                [info[key]],
-                [info["lambda"]],
-                marker,
-                color="tab:blue",
-                mec="k",
-                ms=8,
-                label=f"{key} = {info[key]:.3g}",
-            )
-    for lab in dict.fromkeys(labels):
-        sel = np.array([x == lab for x in labels])
-        ax0.scatter(
-            target[sel],
-            gradient_weight(target[sel], gamma),
-            color=colors.get(lab, "k"),
-            zorder=3,
-            s=30,
-            label=lab,
-        )
-    ax0.set_xscale("log")
-    ax0.set_xlabel("p" + (" (w = normalize(αP))" if info["weighted"] else ""))
-    ax0.set_ylabel("G(p)")
-    ax0.set_title("Regimes: amplified iff G(P) > λ")
-    ax0.legend(fontsize=8)
-    x = np.arange(p.size)
-    ax1.bar(x - 0.2, p, 0.4, label="P", color="0.6")
-    ax1.bar(x + 0.2, q, 0.4, label="Q*", color=[colors.get(lab, "k") for lab in labels])
-    _class_ticks(ax1, [str(n) for n in names])
-    if p.max() / max(p[p > 0].min(), 1e-300) > 50:
-        ax1.set_yscale("log")
-    if len(names) <= _MAX_TICK_LABELS:
-        ax1.set_xlabel("class")
-    ax1.set_ylabel("probability")
-    ax1.set_title("P and the focal minimizer Q* (coloured by regime)")
-    ax1.legend(fontsize=8)
+    fig, (ax0, ax1) = pyplot().subplots(1, 2, figsize=(11, 4.2))
+    regimes_plot(res, ax=ax0)
+    target = "w = normalize(αP)" if weighted else "P"  # the points and grey bars: the target
+    regimes_bars(res, ax=ax1, target_label=target)
+    if weighted:
+        ax0.set_xlabel(target)
     with atomic_write(path, binary=True) as fh:  # exactly `path`, whatever its suffix
         fig.savefig(fh, format=fmt, dpi=110, bbox_inches="tight")
-
-
-#: At most this many class names under the bar chart; more would overlap.
-_MAX_TICK_LABELS = 30
-
-
-def _class_ticks(ax, names: list[str]) -> None:
-    """Readable class ticks at any K: every name up to 30 classes, else every n-th."""
-    k = len(names)
-    step = -(-k // _MAX_TICK_LABELS)  # ceil
-    shown = np.arange(0, k, step)
-    long_names = max((len(n) for n in names), default=0) > 3
-    rotation = 90 if step > 1 or (k > 8 and long_names) else (45 if k > 8 else 0)
-    ax.set_xticks(
-        shown,
-        [names[i][:12] + ("…" if len(names[i]) > 12 else "") for i in shown],
-        rotation=rotation,
-        fontsize=8 if k > 8 else None,
-    )
-    if step > 1:
-        ax.set_xlabel(f"class (one name every {step} classes; K = {k})")
 
 
 # ---------------------------------------------------------------------------
@@ -663,7 +666,16 @@ def _class_ticks(ax, names: list[str]) -> None:
     is_flag=True,
     help="The input holds logits: softmax (sigmoid for --kind sigmoid) is applied first.",
 )
-def recover(in_path, header, gamma, out_path, alpha, kind, renormalize, from_logits):
+def recover(
+    in_path: Path,
+    header: bool | None,
+    gamma: float,
+    out_path: Path,
+    alpha: str | None,
+    kind: Literal["softmax", "sigmoid"],
+    renormalize: bool,
+    from_logits: bool,
+) -> None:
     """Map a focal-trained model's probabilities back to class probabilities.
 
     Applies the closed-form inverse of the focal minimizer,
@@ -699,43 +711,60 @@ def recover(in_path, header, gamma, out_path, alpha, kind, renormalize, from_log
         )
     except InputError as exc:
         raise _bad("--in", exc) from None
-    n_classes = values.shape[-1]
-    alpha_arg = None
-    if alpha is not None:
-        alpha_arr = _parsed(alpha, "--alpha", positive=True)
-        if kind == "softmax" and alpha_arr.size not in (1, n_classes):
-            raise _bad("--alpha", f"expected 1 or {n_classes} weights, got {alpha_arr.size}")
-        if kind == "sigmoid":
-            from ._validation import check_sigmoid_alpha
-
-            if alpha_arr.size != 1:
-                raise _bad("--alpha", "the sigmoid kind takes one alpha in (0, 1)")
-            try:
-                alpha_arg = check_sigmoid_alpha(float(alpha_arr[0]))
-            except (TypeError, ValueError) as exc:
-                raise _library_error("--alpha", exc) from None
-        else:
-            alpha_arg = alpha_arr
+    alpha_arg = _recover_alpha_option(alpha, kind, values.shape[-1])
 
     from ._minimizer import recover as recover_map
 
     try:  # gamma and alpha are checked above: what is left is the input's
         out = np.asarray(recover_map(values, gamma, alpha=alpha_arg, kind=kind), dtype=float)
     except (ValueError, TypeError) as exc:
-        hint = (
-            ""
-            if (renormalize or from_logits)
-            else (
-                " (--renormalize rescales rows to sum to 1; --from-logits takes logits)"
-                if kind == "softmax"
-                else " (--from-logits takes logits)"
-            )
-        )
+        hint = _recover_hint(kind, renormalize, from_logits)
         raise _library_error("--in", exc, f"{in_path}: ", hint) from None
     try:
         write_array(out_path, out, header=data.header if data.lines is not None else None)
     except OSError as exc:
         raise _bad("--out", f"cannot write {out_path}: {exc.strerror or exc}") from None
+    click.echo(_recover_message(values, out, gamma, kind))
+    if rescaled:
+        click.echo(
+            f"note: rescaled {rescaled} row(s) whose sum differs from 1 by no more than the "
+            "rounding of their printed digits"
+        )
+    click.echo(f"written: {out_path}")
+
+
+def _recover_alpha_option(
+    alpha: str | None, kind: str, n_classes: int
+) -> np.ndarray | float | None:
+    """--alpha of recover: 1 or K weights (softmax), one alpha in (0, 1) (sigmoid)."""
+    if alpha is None:
+        return None
+    alpha_arr = _parsed(alpha, "--alpha", positive=True)
+    if kind == "softmax":
+        if alpha_arr.size not in (1, n_classes):
+            raise _bad("--alpha", f"expected 1 or {n_classes} weights, got {alpha_arr.size}")
+        return alpha_arr
+    from ._validation import check_sigmoid_alpha
+
+    if alpha_arr.size != 1:
+        raise _bad("--alpha", "the sigmoid kind takes one alpha in (0, 1)")
+    try:
+        return check_sigmoid_alpha(float(alpha_arr[0]))
+    except (TypeError, ValueError) as exc:
+        raise _library_error("--alpha", exc) from None
+
+
+def _recover_hint(kind: str, renormalize: bool, from_logits: bool) -> str:
+    """What to try when the input is not a valid set of probabilities."""
+    if renormalize or from_logits:
+        return ""
+    if kind == "softmax":
+        return " (--renormalize rescales rows to sum to 1; --from-logits takes logits)"
+    return " (--from-logits takes logits)"
+
+
+def _recover_message(values: np.ndarray, out: np.ndarray, gamma: float, kind: str) -> str:
+    """One line: rows and classes, and (softmax) the mean change and whether argmax moved."""
     rows = np.atleast_2d(values).astype(float)
     rec = np.atleast_2d(out)
     msg = f"recovered {rows.shape[0]} row(s) of {rows.shape[1]} classes (gamma = {gamma:g}, {kind})"
@@ -743,13 +772,7 @@ def recover(in_path, header, gamma, out_path, alpha, kind, renormalize, from_log
         same = bool(np.array_equal(rows.argmax(-1), rec.argmax(-1)))
         tv = float(0.5 * np.abs(rec - rows).sum(-1).mean())
         msg += f"; mean change (total variation) {tv:.4g}; argmax unchanged: {same}"
-    click.echo(msg)
-    if rescaled:
-        click.echo(
-            f"note: rescaled {rescaled} row(s) whose sum differs from 1 by no more than the "
-            "rounding of their printed digits"
-        )
-    click.echo(f"written: {out_path}")
+    return msg
 
 
 # ---------------------------------------------------------------------------
@@ -759,7 +782,7 @@ def recover(in_path, header, gamma, out_path, alpha, kind, renormalize, from_log
 
 @main.command(context_settings=_CONTEXT)
 @click.argument("out_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-def report(out_dir):
+def report(out_dir: Path) -> None:
     """Re-render OUT_DIR/report.html from OUT_DIR/results.json and OUT_DIR/figures.
 
     A missing or malformed results.json is an error (exit status 2) naming it.

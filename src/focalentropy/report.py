@@ -14,6 +14,7 @@ import base64
 import html
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -171,7 +172,7 @@ def _figure(name: str, png: bytes | None, caption: str) -> str:
 def render_report(
     summary: dict[str, Any],
     *,
-    figure_dir=None,
+    figure_dir: str | os.PathLike[str] | None = None,
     figures: dict[str, bytes] | None = None,
 ) -> str:
     """Render the validation report as one self-contained HTML page.
@@ -194,15 +195,35 @@ def render_report(
     """
     figures = dict(figures or {})
     fig_dir = Path(figure_dir) if figure_dir is not None else None
+    seconds = summary.get("timings", {}).get("seconds", {})
+    parts = _page_head(summary, seconds.get("total"))
+    if summary.get("findings"):
+        parts.append(
+            "<h2>Findings</h2><p>Open empirical questions tested on data. A finding is "
+            "supported, refuted or inconclusive; it does not decide PASS/FAIL.</p>"
+        )
+        parts.append(_findings_table(summary["findings"]))
+    for e in summary.get("experiments", []):
+        parts += _experiment_section(e, figures, fig_dir, seconds.get(e["id"]))
+    cfg = summary.get("config", {})
+    parts.append(
+        "<h2>Reproduce</h2><p>Same seed, same numbers: "
+        f"<code>focalentropy reproduce --{html.escape(str(cfg.get('mode', 'quick')))} "
+        f"--seed {html.escape(str(cfg.get('seed', 0)))}</code>. "
+        "The machine-readable results are in <code>results.json</code>, the figures in "
+        "<code>figures/</code>.</p>"
+    )
+    parts.append("</main></body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def _page_head(summary: dict[str, Any], total: Any) -> list[str]:
+    """The document head, the title, the verdict line, the navigation and the claims table."""
     passed = bool(summary.get("passed"))
     claims = summary.get("claims", [])
     n_pass = sum(bool(c["passed"]) for c in claims)
     cfg = summary.get("config", {})
-    seconds = summary.get("timings", {}).get("seconds", {})
-    total = seconds.get("total")
-    experiments = summary.get("experiments", [])
-
-    parts = [
+    return [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
@@ -222,68 +243,90 @@ def render_report(
         "<nav>"
         + "".join(
             f'<a href="#exp-{e["number"]}">{e["number"]}. {html.escape(e["id"])}</a>'
-            for e in experiments
+            for e in summary.get("experiments", [])
         )
         + "</nav>",
         "<h2>Summary of claims</h2>",
         _claims_table(claims, link=True),
     ]
-    if summary.get("findings"):
-        parts.append(
-            "<h2>Findings</h2><p>Open empirical questions tested on data. A finding is "
-            "supported, refuted or inconclusive; it does not decide PASS/FAIL.</p>"
-        )
-        parts.append(_findings_table(summary["findings"]))
-    for e in experiments:
-        parts.append(
-            f'<h2 id="exp-{e["number"]}">{e["number"]}. {html.escape(e["title"])} '
-            f"{_badge(bool(e['passed']))}</h2>"
-        )
-        parts.append(f'<div class="claim"><b>Claim.</b> {html.escape(e["claim"])}</div>')
-        if e.get("method"):
-            parts.append(f'<p class="method"><b>Method.</b> {html.escape(e["method"])}</p>')
-        if e.get("error"):
-            parts.append(f"<h3>The experiment crashed</h3><pre>{html.escape(e['error'])}</pre>")
-        captions = e.get("captions", {})
-        fig_entries = e.get("figures", {})
-        if isinstance(fig_entries, list):
-            fig_entries = {name: f"figures/{name}" for name in fig_entries}
-        for name in fig_entries:
-            png = figures.get(name)
-            if png is None and fig_dir is not None and (fig_dir / name).is_file():
-                png = (fig_dir / name).read_bytes()
-            parts.append(_figure(name, png, captions.get(name, "")))
-        parts.append("<h3>Claims</h3>")
-        parts.append(_claims_table(e.get("claims", [])))
-        if e.get("findings"):
-            parts.append("<h3>Findings (do not gate the exit code)</h3>")
-            parts.append(_findings_table(e["findings"]))
-        for t in e.get("tables", []):
-            parts.append(_table(t))
-        if e.get("notes"):
-            items = "".join(f"<li>{html.escape(n)}</li>" for n in e["notes"])
-            parts.append(f'<div class="notes"><b>Notes.</b><ul>{items}</ul></div>')
-        secs = seconds.get(e["id"])
-        parts.append(
-            "<details><summary>configuration"
-            + (f" · {format_value(float(secs))} s" if secs is not None else "")
-            + "</summary><pre>"
-            + html.escape(json.dumps(e.get("config", {}), indent=2, ensure_ascii=False))
-            + "</pre></details>"
-        )
+
+
+def _experiment_section(
+    e: dict[str, Any], figures: dict[str, bytes], fig_dir: Path | None, secs: Any
+) -> list[str]:
+    """One experiment: claim, method, crash, figures, claims, findings, tables, notes, config."""
+    parts = [
+        f'<h2 id="exp-{e["number"]}">{e["number"]}. {html.escape(e["title"])} '
+        f"{_badge(bool(e['passed']))}</h2>",
+        f'<div class="claim"><b>Claim.</b> {html.escape(e["claim"])}</div>',
+    ]
+    if e.get("method"):
+        parts.append(f'<p class="method"><b>Method.</b> {html.escape(e["method"])}</p>')
+    if e.get("error"):
+        parts.append(f"<h3>The experiment crashed</h3><pre>{html.escape(e['error'])}</pre>")
+    parts += _experiment_figures(e, figures, fig_dir)
+    parts.append("<h3>Claims</h3>")
+    parts.append(_claims_table(e.get("claims", [])))
+    if e.get("findings"):
+        parts.append("<h3>Findings (do not gate the exit code)</h3>")
+        parts.append(_findings_table(e["findings"]))
+    for t in e.get("tables", []):
+        parts.append(_table(t))
+    if e.get("notes"):
+        items = "".join(f"<li>{html.escape(n)}</li>" for n in e["notes"])
+        parts.append(f'<div class="notes"><b>Notes.</b><ul>{items}</ul></div>')
     parts.append(
-        "<h2>Reproduce</h2><p>Same seed, same numbers: "
-        f"<code>focalentropy reproduce --{html.escape(str(cfg.get('mode', 'quick')))} "
-        f"--seed {html.escape(str(cfg.get('seed', 0)))}</code>. "
-        "The machine-readable results are in <code>results.json</code>, the figures in "
-        "<code>figures/</code>.</p>"
+        "<details><summary>configuration"
+        + (f" · {format_value(float(secs))} s" if secs is not None else "")
+        + "</summary><pre>"
+        + html.escape(json.dumps(e.get("config", {}), indent=2, ensure_ascii=False))
+        + "</pre></details>"
     )
-    parts.append("</main></body></html>")
-    return "\n".join(parts) + "\n"
+    return parts
 
 
-def write_report(summary: dict[str, Any], path, *, figure_dir=None, figures=None) -> Path:
-    """Render :func:`render_report` to ``path`` (UTF-8, written atomically) and return the path."""
+def _experiment_figures(
+    e: dict[str, Any], figures: dict[str, bytes], fig_dir: Path | None
+) -> list[str]:
+    """The experiment's figures, from ``figures`` or else ``fig_dir`` (missing ones flagged)."""
+    captions = e.get("captions", {})
+    fig_entries = e.get("figures", {})
+    if isinstance(fig_entries, list):
+        fig_entries = {name: f"figures/{name}" for name in fig_entries}
+    parts = []
+    for name in fig_entries:
+        png = figures.get(name)
+        if png is None and fig_dir is not None and (fig_dir / name).is_file():
+            png = (fig_dir / name).read_bytes()
+        parts.append(_figure(name, png, captions.get(name, "")))
+    return parts
+
+
+def write_report(
+    summary: dict[str, Any],
+    path: str | os.PathLike[str],
+    *,
+    figure_dir: str | os.PathLike[str] | None = None,
+    figures: dict[str, bytes] | None = None,
+) -> Path:
+    """Render :func:`render_report` to ``path`` (UTF-8, written atomically).
+
+    Parameters
+    ----------
+    summary : dict
+        The content of ``results.json`` (see :func:`render_report`).
+    path : path-like
+        The HTML file to write; missing parent directories are created.
+    figure_dir : path-like, optional
+        Directory holding the PNG files named in ``experiments[*]["figures"]``.
+    figures : dict of str to bytes, optional
+        PNG bytes by file name; takes precedence over ``figure_dir``.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+    """
     from ._io import write_text
 
     return write_text(path, render_report(summary, figure_dir=figure_dir, figures=figures))
@@ -292,7 +335,7 @@ def write_report(summary: dict[str, Any], path, *, figure_dir=None, figures=None
 class ResultsFileError(ValueError):
     """A ``results.json`` that is missing or cannot be rendered (``.path``: the file)."""
 
-    def __init__(self, reason: str, *, path):
+    def __init__(self, reason: str, *, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self.reason = reason
         super().__init__(f"{self.path}: {reason}")
@@ -322,8 +365,18 @@ def _check_summary(summary: Any, path: Path) -> None:
                 raise ResultsFileError(f"{key}[{i}] has no {missing[0]!r}", path=path)
 
 
-def render_directory(out_dir) -> Path:
+def render_directory(out_dir: str | os.PathLike[str]) -> Path:
     """Re-render ``out_dir/report.html`` from ``out_dir/results.json`` and ``out_dir/figures``.
+
+    Parameters
+    ----------
+    out_dir : path-like
+        An output directory of ``focalentropy reproduce``.
+
+    Returns
+    -------
+    pathlib.Path
+        ``out_dir/report.html``.
 
     Raises
     ------
