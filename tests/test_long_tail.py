@@ -34,7 +34,24 @@ def test_long_tail_splits():
 
 
 def test_long_tail_experiment_tiny():
-    result = run_long_tail_experiment(gammas=(2.0,), seed=0, epochs=3, augment=False)
+    import torch
+
+    calls: list[tuple[float, str]] = []
+    before = torch.get_num_threads()
+    torch.set_num_threads(before + 1)
+    try:
+        result = run_long_tail_experiment(
+            gammas=(2.0,),
+            seed=0,
+            epochs=3,
+            augment=False,
+            progress=lambda a=1.0, d="": calls.append((a, d)),
+        )
+        assert torch.get_num_threads() == before + 1  # training used one, then restored
+    finally:
+        torch.set_num_threads(before)
+    # one call per trained model (real_data.planned_units counts on it)
+    assert calls == [(1.0, "long-tail: cross-entropy model"), (1.0, "long-tail: focal gamma=2")]
     rows = result["rows"]
     maps = {(r["model"], r["map"]) for r in rows}
     assert ("cross-entropy", "raw") in maps
@@ -62,3 +79,34 @@ def test_synthetic_recovery_tiny():
     # recover removes the focal distortion: what is left is of the size of the training error
     assert result["tv_recovered"] < 0.5 * result["tv_raw"]
     assert result["tv_recovered"] < 2.0 * result["tv_training"]
+
+
+def test_evaluate_logits_on_known_probabilities():
+    """Logits of known models: the theory check and the maps give the known answers."""
+    from focalentropy._minimizer import minimizer
+    from focalentropy.experiments.long_tail import _evaluate_logits, _softmax
+
+    rng = np.random.default_rng(5)
+    z_ce = [rng.normal(size=(400, 4)) for _ in range(2)]
+    y = [rng.integers(0, 4, 400) for _ in range(2)]
+    p_ce = [_softmax(z) for z in z_ce]
+    focal = tuple(np.log(minimizer(p, 2.0)) for p in p_ce)  # exactly the theory's model
+    out = _evaluate_logits({"ce": tuple(z_ce), 2.0: focal}, y[0], y[1], n_bins=10)
+    check = out["minimizer_check"][2.0]
+    assert check["tv_focal_vs_minimizer_of_ce"] < 1e-14
+    assert check["tv_recovered_vs_ce"] < 1e-12  # recover(minimizer(P)) = P
+    assert check["tv_focal_vs_ce"] > 0.05
+    np.testing.assert_allclose(out["probs"]["ce"], p_ce[1], rtol=1e-12)
+    assert out["argmax_preserved"]
+    assert [(r["model"], r["map"]) for r in out["rows"]] == [
+        ("cross-entropy", "raw"),
+        ("cross-entropy", "temperature"),
+        ("focal", "raw"),
+        ("focal", "recover"),
+        ("focal", "recover(auto)"),
+        ("focal", "temperature"),
+        ("focal", "recover+temperature"),
+    ]
+    # recover maps the focal model onto the CE model: same metrics
+    rows = {(r["model"], r["map"]): r for r in out["rows"]}
+    assert rows["focal", "recover"]["nll"] == pytest.approx(rows["cross-entropy", "raw"]["nll"])

@@ -11,9 +11,11 @@ from __future__ import annotations
 import contextlib
 import io
 import math
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from typing import Any
+import numbers
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -23,6 +25,9 @@ __all__ = [
     "Finding",
     "Progress",
     "Table",
+    "coerce_config_fields",
+    "config_from_dict",
+    "config_to_dict",
     "derive_seed",
     "fig_to_png",
     "fit_loglog_slope",
@@ -232,6 +237,132 @@ def prepare_run(config, default_config: Callable[[], dict], progress):
     return cfg, progress or _noop_progress, bool(cfg.get("figures", True))
 
 
+_Config = TypeVar("_Config")
+
+#: Converters of the scalar field types a config dataclass may declare.
+_SCALAR_TYPES: dict[str, tuple[type, str]] = {
+    "int": (int, "an integer"),
+    "float": (float, "a real number"),
+    "bool": (bool, "a bool"),
+    "str": (str, "a string"),
+}
+
+
+def _convert(value: Any, kind: str, key: str, experiment: str) -> Any:
+    """``value`` as the scalar type ``kind``, or a TypeError naming ``key``."""
+    target, text = _SCALAR_TYPES[kind]
+    if kind == "bool":
+        ok = isinstance(value, (bool, np.bool_))
+    elif kind == "str":
+        ok = isinstance(value, str)
+    elif isinstance(value, (bool, np.bool_)):
+        ok = False
+    elif kind == "int":
+        ok = isinstance(value, numbers.Integral) or (
+            isinstance(value, numbers.Real) and float(value).is_integer()
+        )
+    else:
+        ok = isinstance(value, numbers.Real)
+    if not ok:
+        raise TypeError(f"`{key}` of experiment {experiment!r} must be {text}, got {value!r}")
+    return target(value)
+
+
+def coerce_config_fields(cfg: Any, experiment: str) -> None:
+    """Convert the fields of the frozen config dataclass ``cfg`` to their declared types, in place.
+
+    Fields annotated ``int``, ``float``, ``bool``, ``str`` or ``tuple[<one of those>, ...]``
+    are converted (a list becomes a tuple, ``1e3`` an ``int``); other fields are left
+    alone. Call it from ``__post_init__``.
+
+    Raises
+    ------
+    TypeError
+        Naming the key and, in a sequence, the first bad index:
+        ``"`config['ks'][2]` of experiment 'theory' must be an integer, got 2.5"``.
+    """
+    for f in fields(cfg):
+        kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
+        value = getattr(cfg, f.name)
+        key = f"config[{f.name!r}]"
+        if kind in _SCALAR_TYPES:
+            new = _convert(value, kind, key, experiment)
+        elif kind.startswith("tuple[") and kind.endswith(", ...]"):
+            item = kind[len("tuple[") : -len(", ...]")]
+            if item not in _SCALAR_TYPES:
+                continue
+            if isinstance(value, (str, bytes, Mapping)) or not hasattr(value, "__iter__"):
+                raise TypeError(
+                    f"`{key}` of experiment {experiment!r} must be a list, got {value!r}"
+                )
+            new = tuple(
+                _convert(v, item, f"{key}[{i}]", experiment) for i, v in enumerate(list(value))
+            )
+        else:
+            continue
+        object.__setattr__(cfg, f.name, new)
+
+
+def config_from_dict(
+    cls: type[_Config], config: Mapping[str, Any] | None, experiment: str
+) -> _Config:
+    """Build the config dataclass ``cls`` of ``experiment`` from the dict the runner passes.
+
+    Parameters
+    ----------
+    cls : dataclass type
+        Every field has a default (the quick settings); missing keys take it.
+    config : mapping or None
+        ``{field: value}``; ``None`` gives ``cls()``.
+    experiment : str
+        Named in the error messages.
+
+    Raises
+    ------
+    TypeError
+        ``config`` is not a mapping.
+    ValueError
+        ``config`` has a key that is not a field of ``cls`` (the first such key is named).
+
+    Examples
+    --------
+    >>> from dataclasses import dataclass
+    >>> @dataclass(frozen=True)
+    ... class Demo:
+    ...     steps: int = 10
+    >>> config_from_dict(Demo, {"steps": 3}, "demo")
+    Demo(steps=3)
+    >>> config_from_dict(Demo, {"step": 3}, "demo")
+    Traceback (most recent call last):
+    ...
+    ValueError: `config` of experiment 'demo' has an unknown key 'step'; expected keys: steps
+    """
+    if not (isinstance(cls, type) and is_dataclass(cls)):
+        raise TypeError(f"`cls` must be a dataclass type, got {cls!r}")
+    if config is None:
+        return cls()
+    if not isinstance(config, Mapping):
+        raise TypeError(
+            f"`config` of experiment {experiment!r} must be a dict, got {type(config).__name__}"
+        )
+    known = {f.name for f in fields(cls)}
+    for key in config:
+        if key not in known:
+            raise ValueError(
+                f"`config` of experiment {experiment!r} has an unknown key {key!r}; "
+                f"expected keys: {', '.join(sorted(known))}"
+            )
+    return cls(**config)
+
+
+def config_to_dict(cfg: Any) -> dict[str, Any]:
+    """The plain dict of a config dataclass (tuples become lists): the inverse of
+    :func:`config_from_dict`, stored in :attr:`ExperimentResult.config`."""
+    return {
+        f.name: list(v) if isinstance(v := getattr(cfg, f.name), tuple) else v for f in fields(cfg)
+    }
+
+
 def fig_to_png(fig, dpi: int = 110) -> bytes:
     """Render a matplotlib figure to PNG bytes and close it.
 
@@ -320,7 +451,8 @@ class _Plotting:
 
         self.cm = matplotlib.cm
         self.Line2D = matplotlib.lines.Line2D
-        matplotlib.rcParams.update(_STYLE)
+        params: Any = matplotlib.rcParams  # typed with Literal keys
+        params.update(_STYLE)
 
     def subplots(self, nrows=1, ncols=1, *, figsize=None, **kwargs):
         from matplotlib.figure import Figure
@@ -334,18 +466,33 @@ def pyplot() -> _Plotting:
     return _Plotting()
 
 
+# torch's thread count is process-wide: experiments running side by side in threads
+# (run_suite(backend="threading")) share one saved count, restored by the last to leave
+_THREADS_LOCK = threading.Lock()
+_threads_depth = 0
+_threads_saved = 0
+
+
 @contextlib.contextmanager
-def torch_threads(n: int):
+def torch_threads(n: int) -> Iterator[None]:
     """Run the block with ``torch.set_num_threads(n)`` and restore the caller's count after.
 
     Experiments train with one thread (reproducible timings, no oversubscription under
-    joblib); a notebook user must not be left single-threaded afterwards.
+    joblib); a notebook user must not be left single-threaded afterwards. Nested and
+    concurrent uses (threads) restore the count only when the last one exits.
     """
     import torch
 
-    old = torch.get_num_threads()
-    torch.set_num_threads(n)
+    global _threads_depth, _threads_saved
+    with _THREADS_LOCK:
+        if _threads_depth == 0:
+            _threads_saved = torch.get_num_threads()
+        _threads_depth += 1
+        torch.set_num_threads(n)
     try:
         yield
     finally:
-        torch.set_num_threads(old)
+        with _THREADS_LOCK:
+            _threads_depth -= 1
+            if _threads_depth == 0:
+                torch.set_num_threads(_threads_saved)

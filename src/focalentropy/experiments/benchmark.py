@@ -54,6 +54,7 @@ from ._common import (
     fig_to_png,
     prepare_run,
     pyplot,
+    torch_threads,
 )
 
 __all__ = ["DATASETS", "BenchmarkConfig", "default_config", "planned_units", "run"]
@@ -187,7 +188,7 @@ def _train(data: dict, gamma: float, alpha, cfg: BenchmarkConfig, seed: int, bin
     import torch
 
     from ..torch import focal_loss, sigmoid_focal_loss
-    from .long_tail import _adam, _torch_threads
+    from .long_tail import _adam
 
     x, y = data["X_train"], data["y_train"]
     mean, std = x.mean(axis=0), x.std(axis=0) + 1e-6
@@ -205,7 +206,7 @@ def _train(data: dict, gamma: float, alpha, cfg: BenchmarkConfig, seed: int, bin
     step = _adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     n, bs = xt.shape[0], cfg.batch_size
     epochs = max(1, math.ceil(cfg.steps * bs / n))
-    with _TRAIN_LOCK, _torch_threads(1):
+    with _TRAIN_LOCK, torch_threads(1):
         for _ in range(epochs):
             perm = torch.randperm(n, generator=gen)
             for start in range(0, n, bs):
@@ -1283,12 +1284,10 @@ def make_figures(data: BenchmarkData) -> tuple[dict[str, bytes], dict[str, str]]
 
 def run(config: dict | None = None, progress: Progress | None = None) -> ExperimentResult:
     """Run the benchmark and return its claims, findings, tables, figures and records."""
-    import torch
-
     raw_cfg, progress, draw = prepare_run(config, default_config, progress)
     cfg = BenchmarkConfig(**raw_cfg)
-    torch.set_num_threads(1)
-    data = compute(cfg, progress)
+    with torch_threads(1):
+        data = compute(cfg, progress)
     claims = make_claims(data)
     findings = make_findings(data)
     tables = make_tables(data)

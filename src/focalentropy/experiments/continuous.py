@@ -13,41 +13,73 @@ through the input space.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._common import (
     Claim,
     ExperimentResult,
     Progress,
     Table,
+    coerce_config_fields,
+    config_from_dict,
+    config_to_dict,
     derive_seed,
     fig_to_png,
     prepare_run,
     pyplot,
+    torch_threads,
 )
 
-__all__ = ["GaussianMixture", "default_config", "run", "train_mlp"]
+__all__ = [
+    "ContinuousConfig",
+    "ContinuousData",
+    "GaussianMixture",
+    "compute",
+    "default_config",
+    "make_claims",
+    "make_figures",
+    "make_tables",
+    "planned_units",
+    "run",
+    "train_mlp",
+]
 
+ID = "continuous"
 CLOSER_RATIO = 0.5
 BASELINE_TV = 0.04
 
 
-def default_config(quick: bool = True, seed: int = 0) -> dict:
-    """Settings of experiment 3."""
-    return {
-        "gammas": [0.0, 2.0, 5.0] if quick else [0.0, 1.0, 2.0, 5.0],
-        "priors": [0.7, 0.22, 0.08],
-        "means": [[-1.5, 0.0], [1.5, 0.0], [0.0, 2.0]],
-        "scale": 1.0,
-        "n_train": 10_000 if quick else 50_000,
-        "n_eval": 5_000 if quick else 20_000,
-        "hidden": 32,
-        "max_iter": 200 if quick else 600,
-        "seeds": 1 if quick else 3,
-        "line": [[-4.0, 0.7], [4.0, 0.7]],
-        "figures": True,
-        "seed": int(seed),
-    }
+def default_config(quick: bool = True, seed: int = 0) -> dict[str, Any]:
+    """Settings of experiment 3 (the fields of :class:`ContinuousConfig`, as a dict).
+
+    ``quick`` trains one model per gamma on 10 000 points; the full run three per gamma
+    on 50 000 points, with gamma = 1 added.
+    """
+    if quick:
+        cfg = ContinuousConfig(seed=int(seed))
+    else:
+        cfg = ContinuousConfig(
+            gammas=(0.0, 1.0, 2.0, 5.0),
+            n_train=50_000,
+            n_eval=20_000,
+            max_iter=600,
+            seeds=3,
+            seed=int(seed),
+        )
+    return _to_dict(cfg)
+
+
+def _to_dict(cfg: ContinuousConfig) -> dict[str, Any]:
+    """The config dict (lists, also for the points of ``means`` and ``line``)."""
+    d = config_to_dict(cfg)
+    d["means"] = [list(m) for m in cfg.means]
+    d["line"] = [list(point) for point in cfg.line]
+    return d
 
 
 class GaussianMixture:
@@ -63,20 +95,20 @@ class GaussianMixture:
         Common standard deviation.
     """
 
-    def __init__(self, priors, means, scale: float = 1.0):
+    def __init__(self, priors: ArrayLike, means: ArrayLike, scale: float = 1.0) -> None:
         self.priors = np.asarray(priors, dtype=float) / np.sum(priors)
         self.means = np.asarray(means, dtype=float)
         self.scale = float(scale)
         if self.means.shape[0] != self.priors.size:
             raise ValueError("`means` must have one row per class in `priors`")
 
-    def sample(self, n: int, rng: np.random.Generator):
+    def sample(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """Draw ``n`` labelled points: ``x`` of shape (n, d), ``y`` of shape (n,)."""
         y = rng.choice(self.priors.size, size=n, p=self.priors)
         x = self.means[y] + self.scale * rng.standard_normal((n, self.means.shape[1]))
         return x, y
 
-    def posterior(self, x) -> np.ndarray:
+    def posterior(self, x: ArrayLike) -> np.ndarray:
         """The Bayes posterior ``P(y | x)``, shape (n, K)."""
         x = np.asarray(x, dtype=float)
         d2 = ((x[:, None, :] - self.means[None]) ** 2).sum(-1)
@@ -86,7 +118,15 @@ class GaussianMixture:
         return e / e.sum(axis=1, keepdims=True)
 
 
-def train_mlp(x, y, gamma: float, *, hidden: int = 32, max_iter: int = 300, seed: int = 0):
+def train_mlp(
+    x: np.ndarray,
+    y: np.ndarray,
+    gamma: float,
+    *,
+    hidden: int = 32,
+    max_iter: int = 300,
+    seed: int = 0,
+) -> Callable[[ArrayLike], np.ndarray]:
     """Train a two-hidden-layer tanh MLP with focal loss (full-batch L-BFGS).
 
     Parameters
@@ -141,7 +181,7 @@ def train_mlp(x, y, gamma: float, *, hidden: int = 32, max_iter: int = 300, seed
 
     opt.step(closure)
 
-    def predict(xnew) -> np.ndarray:
+    def predict(xnew: ArrayLike) -> np.ndarray:
         with torch.no_grad():
             z = net(torch.as_tensor(np.asarray(xnew), dtype=torch.float64))
             return torch.softmax(z, dim=-1).numpy()
@@ -149,64 +189,150 @@ def train_mlp(x, y, gamma: float, *, hidden: int = 32, max_iter: int = 300, seed
     return predict
 
 
+@dataclass(frozen=True)
+class ContinuousConfig:
+    """Settings of experiment 3 (:func:`default_config` gives them as a dict).
+
+    Built from the runner's dict by :func:`run`; missing keys take the quick defaults
+    below, an unknown key raises ``ValueError``, a value of the wrong type ``TypeError``
+    (both name the key).
+
+    Attributes
+    ----------
+    gammas : tuple of float
+        Focusing parameters; ``0`` (cross-entropy) gives the baseline claim.
+    priors : tuple of float, shape (K,)
+        Class priors.
+    means : tuple of tuple of float, shape (K, d)
+        Class means.
+    scale : float
+        Common standard deviation of the classes.
+    n_train, n_eval : int
+        Training sample size (per seed) and size of the fresh evaluation sample.
+    hidden, max_iter : int
+        Width of the MLP's two hidden layers and L-BFGS iterations.
+    seeds : int
+        Models trained per ``gamma``.
+    line : tuple of 2 points
+        End points of the line along which the posteriors are plotted.
+    figures : bool
+        Draw the figures (``False``: matplotlib is not even imported).
+    seed : int
+        Seed of the evaluation sample, the training samples and the initialisations.
+    """
+
+    gammas: tuple[float, ...] = (0.0, 2.0, 5.0)
+    priors: tuple[float, ...] = (0.7, 0.22, 0.08)
+    means: tuple[tuple[float, ...], ...] = ((-1.5, 0.0), (1.5, 0.0), (0.0, 2.0))
+    scale: float = 1.0
+    n_train: int = 10_000
+    n_eval: int = 5_000
+    hidden: int = 32
+    max_iter: int = 200
+    seeds: int = 1
+    line: tuple[tuple[float, ...], ...] = ((-4.0, 0.7), (4.0, 0.7))
+    figures: bool = True
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        coerce_config_fields(self, ID)
+        for name in ("means", "line"):
+            points = getattr(self, name)
+            try:
+                value = tuple(tuple(float(v) for v in point) for point in points)
+            except (TypeError, ValueError):
+                raise TypeError(
+                    f"`config[{name!r}]` of experiment {ID!r} must be a list of points "
+                    f"(lists of numbers), got {points!r}"
+                ) from None
+            object.__setattr__(self, name, value)
+        if len(self.line) != 2:
+            raise ValueError(
+                f"`config['line']` of experiment {ID!r} must be 2 points, got {len(self.line)}"
+            )
+
+    def mixture(self) -> GaussianMixture:
+        """The data distribution."""
+        return GaussianMixture(self.priors, self.means, self.scale)
+
+
+@dataclass(frozen=True)
+class ContinuousData:
+    """What the claims, tables and figures of experiment 3 are made from.
+
+    Attributes
+    ----------
+    cfg : ContinuousConfig
+    mix : GaussianMixture
+        The data distribution.
+    metrics : dict of float to dict of str to float
+        Per ``gamma``, means over seeds of ``tvQ`` = TV(learned, Q*), ``tvP`` =
+        TV(learned, P), ``tvR`` = TV(recover(learned), P), ``maxQ`` = max |learned - Q*|,
+        and ``gap`` = TV(Q*, P), all on the evaluation sample.
+    t : ndarray, shape (m,)
+        Positions along the line, in [0, 1].
+    p_line : ndarray, shape (m, K)
+        The Bayes posterior along the line.
+    line_pred : dict of float to ndarray, shape (m, K)
+        Per ``gamma``, the first seed's model along the line.
+    """
+
+    cfg: ContinuousConfig
+    mix: GaussianMixture
+    metrics: dict[float, dict[str, float]]
+    t: np.ndarray
+    p_line: np.ndarray
+    line_pred: dict[float, np.ndarray]
+
+
 def _tv(a: np.ndarray, b: np.ndarray) -> float:
     """Mean over rows of the total-variation distance."""
     return float(0.5 * np.abs(a - b).sum(axis=-1).mean())
 
 
-def planned_units(config: dict) -> int:
-    """How many ``progress`` calls :func:`run` makes with ``config``."""
-    return len(config["gammas"]) * int(config["seeds"])
+def _line_points(cfg: ContinuousConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Positions ``t`` (161) and the points of the line, shape (161, d)."""
+    a, b = (np.asarray(v, dtype=float) for v in cfg.line)
+    t = np.linspace(0.0, 1.0, 161)
+    return t, a[None] + t[:, None] * (b - a)[None]
 
 
-def run(config: dict | None = None, progress: Progress | None = None) -> ExperimentResult:
-    """Run experiment 3 and return its claims, tables and figures.
+def _fit_seed(
+    cfg: ContinuousConfig, mix: GaussianMixture, gamma: float, s: int
+) -> Callable[[ArrayLike], np.ndarray]:
+    """The model of seed ``s`` at ``gamma``, trained on its own sample."""
+    rng = np.random.default_rng(derive_seed(cfg.seed, "train", s))
+    x, y = mix.sample(cfg.n_train, rng)
+    return train_mlp(
+        x, y, gamma, hidden=cfg.hidden, max_iter=cfg.max_iter, seed=derive_seed(cfg.seed, "init", s)
+    )
 
-    Parameters
-    ----------
-    config : dict, optional
-        As returned by :func:`default_config`.
-    progress : callable, optional
-        ``progress(advance, description)``, called once per trained model.
 
-    Returns
-    -------
-    ExperimentResult
+def planned_units(config: Mapping[str, Any]) -> int:
+    """How many ``progress`` calls :func:`run` (its :func:`compute`) makes with ``config``:
+    one per trained model, ``len(gammas) * seeds``."""
+    cfg = config_from_dict(ContinuousConfig, config, ID)
+    return len(cfg.gammas) * cfg.seeds
+
+
+def compute(cfg: ContinuousConfig, progress: Progress) -> ContinuousData:
+    """Train ``seeds`` models per ``gamma`` and measure them; one ``progress`` call per model.
+
+    Needs torch; call it inside ``torch_threads(1)`` for the suite's single-thread numbers.
     """
-    import torch
-
     from .._minimizer import minimizer, recover
 
-    cfg, progress, draw = prepare_run(config, default_config, progress)
-    torch.set_num_threads(1)
-    seed = int(cfg["seed"])
-    mix = GaussianMixture(cfg["priors"], cfg["means"], cfg["scale"])
-    gammas = [float(g) for g in cfg["gammas"]]
-    k = mix.priors.size
-    x_eval, _ = mix.sample(int(cfg["n_eval"]), np.random.default_rng(derive_seed(seed, "eval")))
+    mix = cfg.mixture()
+    x_eval, _ = mix.sample(cfg.n_eval, np.random.default_rng(derive_seed(cfg.seed, "eval")))
     p_eval = mix.posterior(x_eval)
-    a, b = (np.asarray(v, dtype=float) for v in cfg["line"])
-    t = np.linspace(0.0, 1.0, 161)
-    x_line = a[None] + t[:, None] * (b - a)[None]
-    p_line = mix.posterior(x_line)
-
-    rows = []
-    metrics = {}
-    line_pred = {}
-    for g in gammas:
+    t, x_line = _line_points(cfg)
+    metrics: dict[float, dict[str, float]] = {}
+    line_pred: dict[float, np.ndarray] = {}
+    for g in cfg.gammas:
         q_eval = minimizer(p_eval, g)
-        acc = {"tvQ": [], "tvP": [], "tvR": [], "maxQ": []}
-        for s in range(int(cfg["seeds"])):
-            rng = np.random.default_rng(derive_seed(seed, "train", s))
-            x, y = mix.sample(int(cfg["n_train"]), rng)
-            predict = train_mlp(
-                x,
-                y,
-                g,
-                hidden=int(cfg["hidden"]),
-                max_iter=int(cfg["max_iter"]),
-                seed=derive_seed(seed, "init", s),
-            )
+        acc: dict[str, list[float]] = {"tvQ": [], "tvP": [], "tvR": [], "maxQ": []}
+        for s in range(cfg.seeds):
+            predict = _fit_seed(cfg, mix, g, s)
             learned = predict(x_eval)
             acc["tvQ"].append(_tv(learned, q_eval))
             acc["tvP"].append(_tv(learned, p_eval))
@@ -215,11 +341,14 @@ def run(config: dict | None = None, progress: Progress | None = None) -> Experim
             if s == 0:
                 line_pred[g] = predict(x_line)
             progress(1, f"continuous: γ={g:g}, seed {s}")
-        m = {key: float(np.mean(v)) for key, v in acc.items()}
-        m["gap"] = _tv(q_eval, p_eval)
-        metrics[g] = m
-        rows.append([g, m["tvQ"], m["tvP"], m["gap"], m["tvR"], m["maxQ"]])
+        metrics[g] = {key: float(np.mean(v)) for key, v in acc.items()}
+        metrics[g]["gap"] = _tv(q_eval, p_eval)
+    return ContinuousData(cfg, mix, metrics, t, mix.posterior(x_line), line_pred)
 
+
+def make_claims(data: ContinuousData) -> list[Claim]:
+    """The baseline claim (``gamma = 0``) and, per ``gamma > 0``, Q* and recover claims."""
+    metrics = data.metrics
     claims: list[Claim] = []
     if 0.0 in metrics:
         claims.append(
@@ -232,7 +361,7 @@ def run(config: dict | None = None, progress: Progress | None = None) -> Experim
                 BASELINE_TV,
             )
         )
-    for g in gammas:
+    for g in data.cfg.gammas:
         if g == 0:
             continue
         m = metrics[g]
@@ -255,21 +384,69 @@ def run(config: dict | None = None, progress: Progress | None = None) -> Experim
                 CLOSER_RATIO,
             )
         )
+    return claims
 
+
+def make_tables(data: ContinuousData) -> list[Table]:
+    """One table: the mean total variations per ``gamma``."""
+    rows = [
+        [g, m["tvQ"], m["tvP"], m["gap"], m["tvR"], m["maxQ"]]
+        for g, m in ((g, data.metrics[g]) for g in data.cfg.gammas)
+    ]
+    columns = [
+        "γ",
+        "TV(learned, Q*)",
+        "TV(learned, P)",
+        "TV(Q*, P)",
+        "TV(recover, P)",
+        "max |learned - Q*|",
+    ]
+    return [Table("Mean total variation on the evaluation sample", columns, rows)]
+
+
+#: Caption of each figure of :func:`make_figures`.
+CAPTIONS = {
+    "continuous_line.png": (
+        "Class probabilities along a line through the input space: the Bayes posterior "
+        "P(y|x) (dashed), its focal minimizer Q* (solid) and the focal-trained MLP (circles). "
+        "Titles give the mean total-variation distances on a fresh sample."
+    ),
+    "continuous_setup.png": (
+        "The Gaussian mixture (grey: density), its Bayes decision boundaries and the line "
+        "along which the posteriors are plotted."
+    ),
+}
+
+
+def make_figures(data: ContinuousData) -> tuple[dict[str, bytes], dict[str, str]]:
+    """The figures (only called when figures are requested; imports matplotlib) and captions."""
     plt = pyplot()
-    figures: dict[str, bytes] = {}
-    captions: dict[str, str] = {}
+    figures = {
+        "continuous_line.png": _line_figure(data, plt),
+        "continuous_setup.png": _setup_figure(data, plt),
+    }
+    return figures, dict(CAPTIONS)
+
+
+def _line_figure(data: ContinuousData, plt: Any) -> bytes:
+    """Posterior, minimizer and trained model along the line, one panel per ``gamma``."""
+    from .._minimizer import minimizer
+
+    gammas, mix, t = data.cfg.gammas, data.mix, data.t
+    (a0, a1), (b0, b1) = data.cfg.line[0][:2], data.cfg.line[1][:2]
+    k = mix.priors.size
     fig, axes = plt.subplots(1, len(gammas), figsize=(4.6 * len(gammas), 4.2), sharey=True)
     axes = np.atleast_1d(axes)
     colors = plt.cm.tab10(np.arange(k))
     for ax, g in zip(axes, gammas, strict=True):
-        q_line = minimizer(p_line, g)
+        q_line = minimizer(data.p_line, g)
         for j in range(k):
-            ax.plot(t, p_line[:, j], "--", color=colors[j], lw=1.2)
+            ax.plot(t, data.p_line[:, j], "--", color=colors[j], lw=1.2)
             ax.plot(t, q_line[:, j], "-", color=colors[j], lw=2, alpha=0.8)
-            ax.plot(t[::5], line_pred[g][::5, j], "o", color=colors[j], ms=3.5, mfc="none")
-        ax.set_title(f"γ = {g:g}:  TV to Q* {metrics[g]['tvQ']:.3f}, to P {metrics[g]['tvP']:.3f}")
-        ax.set_xlabel(f"position along the line ({a[0]:g},{a[1]:g}) → ({b[0]:g},{b[1]:g})")
+            ax.plot(t[::5], data.line_pred[g][::5, j], "o", color=colors[j], ms=3.5, mfc="none")
+        m = data.metrics[g]
+        ax.set_title(f"γ = {g:g}:  TV to Q* {m['tvQ']:.3f}, to P {m['tvP']:.3f}")
+        ax.set_xlabel(f"position along the line ({a0:g},{a1:g}) → ({b0:g},{b1:g})")
     axes[0].set_ylabel("class probability")
     handles = [
         plt.Line2D([], [], color="k", ls="--", lw=1.2, label="P(y|x) (Bayes)"),
@@ -284,14 +461,15 @@ def run(config: dict | None = None, progress: Progress | None = None) -> Experim
     ]
     fig.legend(handles=handles, fontsize=9, loc="outside lower center", ncol=len(handles))
     fig.suptitle("Continuous features: the focal-trained MLP follows Q*(P(.|x)), not P(.|x)")
-    if draw:
-        figures["continuous_line.png"] = fig_to_png(fig)
-    captions["continuous_line.png"] = (
-        "Class probabilities along a line through the input space: the Bayes posterior "
-        "P(y|x) (dashed), its focal minimizer Q* (solid) and the focal-trained MLP (circles). "
-        "Titles give the mean total-variation distances on a fresh sample."
-    )
+    return fig_to_png(fig)
 
+
+def _setup_figure(data: ContinuousData, plt: Any) -> bytes:
+    """The mixture's density, its Bayes decision boundaries and the line."""
+    mix = data.mix
+    k = mix.priors.size
+    (a0, a1), (b0, b1) = data.cfg.line[0][:2], data.cfg.line[1][:2]
+    colors = plt.cm.tab10(np.arange(k))
     xs = np.linspace(-4.5, 4.5, 160)
     ys = np.linspace(-3.0, 4.5, 140)
     gx, gy = np.meshgrid(xs, ys)
@@ -305,21 +483,54 @@ def run(config: dict | None = None, progress: Progress | None = None) -> Experim
     ax.contour(gx, gy, label, levels=np.arange(k) + 0.5, colors="k", linewidths=0.8)
     for j in range(k):
         ax.plot(*mix.means[j], "o", color=colors[j], ms=9, mec="k", label=f"mean of class {j + 1}")
-    ax.plot([a[0], b[0]], [a[1], b[1]], "r-", lw=2, label="evaluation line")
+    ax.plot([a0, b0], [a1, b1], "r-", lw=2, label="evaluation line")
     ax.set_aspect("equal")
     ax.set_xlabel("x₁")
     ax.set_ylabel("x₂")
     ax.set_title("Data density, Bayes decision boundaries and the line")
     ax.legend(fontsize=8, loc="lower right")
-    if draw:
-        figures["continuous_setup.png"] = fig_to_png(fig)
-    captions["continuous_setup.png"] = (
-        "The Gaussian mixture (grey: density), its Bayes decision boundaries and the line "
-        "along which the posteriors are plotted."
+    return fig_to_png(fig)
+
+
+def _method_text(cfg: ContinuousConfig, mix: GaussianMixture) -> str:
+    return (
+        f"{mix.priors.size} isotropic Gaussian classes in 2-D with priors "
+        f"{', '.join(f'{v:.2f}' for v in mix.priors)}; an MLP (2 tanh layers of "
+        f"{cfg.hidden}) trained with focalentropy.torch.focal_loss on "
+        f"{cfg.n_train} sampled labels (full-batch L-BFGS, {cfg.max_iter} "
+        f"iterations, {cfg.seeds} seed(s)). Metric: mean total variation on "
+        f"{cfg.n_eval} fresh points. Pass: TV(learned, Q*) < {CLOSER_RATIO} × "
+        f"TV(learned, P) for γ > 0; TV(learned, P) < {BASELINE_TV} for γ = 0."
     )
 
+
+def run(
+    config: Mapping[str, Any] | None = None, progress: Progress | None = None
+) -> ExperimentResult:
+    """Run experiment 3 and return its claims, tables and figures.
+
+    Parameters
+    ----------
+    config : dict, optional
+        As returned by :func:`default_config` (missing keys take the quick defaults;
+        an unknown key raises ``ValueError``).
+    progress : callable, optional
+        ``progress(advance, description)``, called once per trained model
+        (:func:`planned_units` calls).
+
+    Returns
+    -------
+    ExperimentResult
+        Figures (and the matplotlib import) only when ``config["figures"]`` is true.
+        Training uses one torch thread; the caller's thread count is restored.
+    """
+    raw, progress, _ = prepare_run(config, default_config, progress)
+    cfg = config_from_dict(ContinuousConfig, raw, ID)
+    with torch_threads(1):
+        data = compute(cfg, progress)
+    figures, captions = make_figures(data) if cfg.figures else ({}, {})
     return ExperimentResult(
-        id="continuous",
+        id=ID,
         number=3,
         title="Continuous features: an MLP learns Q*(P(.|x)) pointwise",
         claim=(
@@ -327,31 +538,10 @@ def run(config: dict | None = None, progress: Progress | None = None) -> Experim
             "minimizer of the true posterior at each x, rather than P(.|x); recover() maps it "
             "back to P(.|x)."
         ),
-        method=(
-            f"{k} isotropic Gaussian classes in 2-D with priors "
-            f"{', '.join(f'{v:.2f}' for v in mix.priors)}; an MLP (2 tanh layers of "
-            f"{cfg['hidden']}) trained with focalentropy.torch.focal_loss on "
-            f"{cfg['n_train']} sampled labels (full-batch L-BFGS, {cfg['max_iter']} "
-            f"iterations, {cfg['seeds']} seed(s)). Metric: mean total variation on "
-            f"{cfg['n_eval']} fresh points. Pass: TV(learned, Q*) < {CLOSER_RATIO} × "
-            f"TV(learned, P) for γ > 0; TV(learned, P) < {BASELINE_TV} for γ = 0."
-        ),
-        claims=claims,
-        tables=[
-            Table(
-                "Mean total variation on the evaluation sample",
-                [
-                    "γ",
-                    "TV(learned, Q*)",
-                    "TV(learned, P)",
-                    "TV(Q*, P)",
-                    "TV(recover, P)",
-                    "max |learned - Q*|",
-                ],
-                rows,
-            )
-        ],
+        method=_method_text(cfg, data.mix),
+        claims=make_claims(data),
+        tables=make_tables(data),
         figures=figures,
         captions=captions,
-        config=cfg,
+        config=_to_dict(cfg),
     )

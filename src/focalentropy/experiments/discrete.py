@@ -21,46 +21,123 @@ while its distance to P stays at |Q* - P| > 0 for gamma > 0.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._common import (
     Claim,
     ExperimentResult,
     Progress,
     Table,
+    coerce_config_fields,
+    config_from_dict,
+    config_to_dict,
     derive_seed,
     fig_to_png,
     fit_loglog_slope,
     prepare_run,
     pyplot,
+    torch_threads,
 )
 
-__all__ = ["cell_posteriors", "default_config", "fit_cells", "run", "sample_frequencies"]
+__all__ = [
+    "ID",
+    "NUMBER",
+    "TITLE",
+    "DiscreteConfig",
+    "DiscreteData",
+    "cell_posteriors",
+    "compute",
+    "default_config",
+    "fit_cells",
+    "make_claims",
+    "make_figures",
+    "make_tables",
+    "planned_units",
+    "run",
+    "sample_frequencies",
+]
+
+#: Identifier, report position and section title (also used by the runner for a crash).
+ID = "discrete"
+NUMBER = 2
+TITLE = "Discrete features: trained models learn Q*, at the n^(-1/2) rate"
 
 SLOPE_RANGE = (-0.7, -0.3)
 BIAS_RATIO = 5.0
+MODELS = ("free logits", "MLP")
+#: Per (model, gamma): arrays (len(sample_sizes), repetitions) of these error statistics.
+STATS = ("meanQ", "maxQ", "meanP", "maxP", "rare")
 
 
-def default_config(quick: bool = True, seed: int = 0) -> dict:
+@dataclass(frozen=True)
+class DiscreteConfig:
+    """Settings of experiment 2 (:func:`default_config` gives them as a dict).
+
+    Built from the runner's dict by :func:`run`; an unknown key raises ``ValueError``,
+    a value of the wrong type ``TypeError`` (both name the key).
+
+    Attributes
+    ----------
+    gammas : tuple of float
+        Focusing parameters (``0``: cross-entropy, where Q* = P).
+    sample_sizes : tuple of int
+        Sample sizes n (at least two: the convergence slope is fitted over them).
+    repetitions : int
+        Data sets drawn per n.
+    classes : int
+        Number of classes K (``>= 5`` so the head + rare-tail cell is over-suppressed).
+    rare_probability : float
+        Probability of the rare class in the head + rare-tail cell.
+    hidden, max_iter : int
+        MLP width and L-BFGS iterations (:func:`fit_cells`).
+    models : tuple of str
+        Subset of ``("free logits", "MLP")``.
+    figures : bool
+        Draw the figures.
+    seed : int
+        Seed of the data draws and the MLP initialisation.
+    """
+
+    gammas: tuple[float, ...] = (0.0, 1.0, 2.0, 5.0)
+    sample_sizes: tuple[int, ...] = (10**3, 10**4, 10**5, 10**6)
+    repetitions: int = 4
+    classes: int = 10
+    rare_probability: float = 0.01
+    hidden: int = 16
+    max_iter: int = 250
+    models: tuple[str, ...] = MODELS
+    figures: bool = True
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        coerce_config_fields(self, ID)
+        for i, mod in enumerate(self.models):
+            if mod not in MODELS:
+                raise ValueError(
+                    f"`config['models'][{i}]` of experiment 'discrete' must be one of "
+                    f"{', '.join(map(repr, MODELS))}, got {mod!r}"
+                )
+
+
+def default_config(quick: bool = True, seed: int = 0) -> dict[str, Any]:
     """Settings of experiment 2.
 
     ``quick`` uses n in {1e3, 1e4, 1e5, 1e6} and 4 repetitions; the full run uses
     half-decade steps and 10 repetitions.
     """
-    return {
-        "gammas": [0.0, 1.0, 2.0, 5.0],
-        "sample_sizes": [10**3, 10**4, 10**5, 10**6]
-        if quick
-        else [round(10**e) for e in np.arange(3.0, 6.01, 0.5)],
-        "repetitions": 4 if quick else 10,
-        "classes": 10,
-        "rare_probability": 0.01,
-        "hidden": 16,
-        "max_iter": 250,
-        "models": ["free logits", "MLP"],
-        "figures": True,
-        "seed": int(seed),
-    }
+    if quick:
+        cfg = DiscreteConfig(seed=int(seed))
+    else:
+        cfg = DiscreteConfig(
+            sample_sizes=tuple(round(10**e) for e in np.arange(3.0, 6.01, 0.5)),
+            repetitions=10,
+            seed=int(seed),
+        )
+    return config_to_dict(cfg)
 
 
 def cell_posteriors(k: int = 10, rare: float = 0.01) -> dict[str, np.ndarray]:
@@ -90,7 +167,9 @@ def cell_posteriors(k: int = 10, rare: float = 0.01) -> dict[str, np.ndarray]:
     }
 
 
-def sample_frequencies(p: np.ndarray, n: int, rng: np.random.Generator):
+def sample_frequencies(
+    p: np.ndarray, n: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Draw ``n`` samples (x uniform on the M cells, y ~ P(.|x)).
 
     Parameters
@@ -117,9 +196,38 @@ def sample_frequencies(p: np.ndarray, n: int, rng: np.random.Generator):
     return counts, freq
 
 
+def _cell_model(model: str, shape: tuple[int, int, int], hidden: int, seed: int):
+    """``(params, logits)`` of ``b`` independent models of M cells and K classes.
+
+    ``logits()`` has shape (b, M, K). The MLP is initialised like ``nn.Linear``
+    (uniform in ``±1/sqrt(fan_in)``) from a generator seeded with ``seed``.
+    """
+    import torch
+
+    b, m, k = shape
+    if model == "free logits":
+        z = torch.zeros(b, m, k, dtype=torch.float64, requires_grad=True)
+        return [z], lambda: z
+    if model != "MLP":
+        raise ValueError(f"`model` must be 'free logits' or 'MLP', got {model!r}")
+    gen = torch.Generator().manual_seed(seed)
+
+    def uniform(*size: int, fan_in: int):
+        bound = 1.0 / np.sqrt(fan_in)
+        t = (torch.rand(*size, generator=gen, dtype=torch.float64) * 2 - 1) * bound
+        return t.requires_grad_(True)
+
+    # one-hot input: the first layer's output for cell j is column j of W1.
+    w1 = uniform(b, m, hidden, fan_in=m)
+    b1 = uniform(b, 1, hidden, fan_in=m)
+    w2 = uniform(b, hidden, k, fan_in=hidden)
+    b2 = uniform(b, 1, k, fan_in=hidden)
+    return [w1, b1, w2, b2], lambda: torch.bmm(torch.tanh(w1 + b1), w2) + b2
+
+
 def fit_cells(
-    freq: np.ndarray,
-    counts: np.ndarray,
+    freq: ArrayLike,
+    counts: ArrayLike,
     gamma: float,
     *,
     model: str = "free logits",
@@ -160,42 +268,15 @@ def fit_cells(
 
     from ..torch import focal_loss
 
-    freq = np.asarray(freq, dtype=float)
-    counts = np.asarray(counts, dtype=float)
-    batch_shape = freq.shape[:-2]
-    m, k = freq.shape[-2:]
-    freq = freq.reshape(-1, m, k)
-    counts = counts.reshape(-1, m)
-    b = freq.shape[0]
-    target = torch.as_tensor(freq.reshape(-1, k), dtype=torch.float64)
-    weight = torch.as_tensor((counts / counts.sum(axis=1, keepdims=True)).ravel())
-    gen = torch.Generator().manual_seed(int(seed))
-
-    def uniform(*shape, fan_in):
-        bound = 1.0 / np.sqrt(fan_in)
-        t = (torch.rand(*shape, generator=gen, dtype=torch.float64) * 2 - 1) * bound
-        return t.requires_grad_(True)
-
-    if model == "free logits":
-        z = torch.zeros(b, m, k, dtype=torch.float64, requires_grad=True)
-        params = [z]
-
-        def logits():
-            return z
-
-    elif model == "MLP":
-        # one-hot input: the first layer's output for cell j is column j of W1.
-        w1 = uniform(b, m, hidden, fan_in=m)
-        b1 = uniform(b, 1, hidden, fan_in=m)
-        w2 = uniform(b, hidden, k, fan_in=hidden)
-        b2 = uniform(b, 1, k, fan_in=hidden)
-        params = [w1, b1, w2, b2]
-
-        def logits():
-            return torch.bmm(torch.tanh(w1 + b1), w2) + b2
-
-    else:
-        raise ValueError(f"`model` must be 'free logits' or 'MLP', got {model!r}")
+    f = np.asarray(freq, dtype=float)
+    batch_shape = f.shape[:-2]
+    m, k = f.shape[-2:]
+    f = f.reshape(-1, m, k)
+    c = np.asarray(counts, dtype=float).reshape(-1, m)
+    b = f.shape[0]
+    target = torch.as_tensor(f.reshape(-1, k), dtype=torch.float64)
+    weight = torch.as_tensor((c / c.sum(axis=1, keepdims=True)).ravel())
+    params, logits = _cell_model(model, (b, m, k), hidden, int(seed))
     opt = torch.optim.LBFGS(
         params,
         lr=1.0,
@@ -219,147 +300,206 @@ def fit_cells(
     return q.reshape(*batch_shape, m, k)
 
 
-def planned_units(config: dict) -> int:
-    """How many ``progress`` calls :func:`run` makes with ``config``."""
-    return len(config["gammas"]) * len(config["models"])
+# ---------------------------------------------------------------------------
+# compute
+# ---------------------------------------------------------------------------
 
 
-def run(config: dict | None = None, progress: Progress | None = None) -> ExperimentResult:
-    """Run experiment 2 and return its claims, tables and figures.
+@dataclass(frozen=True)
+class DiscreteData:
+    """What :func:`compute` returns.
 
-    Parameters
+    Attributes
     ----------
-    config : dict, optional
-        As returned by :func:`default_config`.
-    progress : callable, optional
-        ``progress(advance, description)``, called once per (gamma, model).
-
-    Returns
-    -------
-    ExperimentResult
+    cfg : DiscreteConfig
+    names : list of str
+        The cells, in the row order of ``p``.
+    p : ndarray, shape (M, K)
+        True class posterior per cell.
+    q_star : dict of float to ndarray, shape (M, K)
+        ``minimizer(p, gamma)`` per gamma.
+    stats : dict of (model, gamma) to dict of str to ndarray, shape (len(ns), reps)
+        Per data set: mean/max |learned - Q*| (``meanQ``, ``maxQ``), mean/max
+        |learned - P| (``meanP``, ``maxP``) and learned/P of the rare class (``rare``).
+    learned_last : dict of (model, gamma) to ndarray, shape (reps, M, K)
+        The learned probabilities at the largest n.
+    slopes : dict of (model, gamma) to float
+        Log-log slope of the mean |learned - Q*| (over repetitions) against n.
     """
-    import torch
 
-    from .._minimizer import minimizer
+    cfg: DiscreteConfig
+    names: list[str]
+    p: np.ndarray
+    q_star: dict[float, np.ndarray]
+    stats: dict[tuple[str, float], dict[str, np.ndarray]]
+    learned_last: dict[tuple[str, float], np.ndarray]
+    slopes: dict[tuple[str, float], float]
 
-    cfg, progress, draw = prepare_run(config, default_config, progress)
-    torch.set_num_threads(1)
-    cells = cell_posteriors(int(cfg["classes"]), float(cfg["rare_probability"]))
-    names = list(cells)
-    p = np.stack([cells[c] for c in names])
-    gammas = [float(g) for g in cfg["gammas"]]
-    ns = [int(n) for n in cfg["sample_sizes"]]
-    reps = int(cfg["repetitions"])
-    models = list(cfg["models"])
-    seed = int(cfg["seed"])
-    rare_cell = names.index("head + rare tail")
+    @property
+    def rare_cell(self) -> int:
+        """Row of the head + rare-tail cell."""
+        return self.names.index("head + rare tail")
 
-    # err[model][gamma] -> arrays (len(ns), reps) of mean / max abs errors
-    shape = (len(ns), reps)
-    stats = {
-        (mod, g): {key: np.zeros(shape) for key in ("meanQ", "maxQ", "meanP", "maxP", "rare")}
-        for mod in models
-        for g in gammas
-    }
-    q_star = {g: minimizer(p, g) for g in gammas}
-    # The same data sets (common random numbers) for every gamma and model.
+
+def _draw_data_sets(cfg: DiscreteConfig, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(counts, freq)`` of shapes (len(ns), reps, M) and (len(ns), reps, M, K).
+
+    The same data sets (common random numbers) serve every gamma and model.
+    """
+    ns, reps = cfg.sample_sizes, cfg.repetitions
     draws = [
-        sample_frequencies(p, n, np.random.default_rng(derive_seed(seed, "discrete", i, r)))
+        sample_frequencies(p, n, np.random.default_rng(derive_seed(cfg.seed, "discrete", i, r)))
         for i, n in enumerate(ns)
         for r in range(reps)
     ]
     counts = np.stack([c for c, _ in draws]).reshape(len(ns), reps, -1)
     freq = np.stack([f for _, f in draws]).reshape(len(ns), reps, *p.shape)
-    learned_last = {}
-    for g in gammas:
-        qs = q_star[g]
-        for mod in models:
+    return counts, freq
+
+
+def _errors(q: np.ndarray, q_star: np.ndarray, p: np.ndarray, rare_cell: int) -> dict:
+    """The :data:`STATS` of learned probabilities ``q`` (shape (len(ns), reps, M, K))."""
+    return {
+        "meanQ": np.mean(np.abs(q - q_star), axis=(-2, -1)),
+        "maxQ": np.max(np.abs(q - q_star), axis=(-2, -1)),
+        "meanP": np.mean(np.abs(q - p), axis=(-2, -1)),
+        "maxP": np.max(np.abs(q - p), axis=(-2, -1)),
+        "rare": q[..., rare_cell, -1] / p[rare_cell, -1],
+    }
+
+
+def planned_units(config: dict[str, Any]) -> int:
+    """How many ``progress`` calls :func:`compute` makes: one per (gamma, model) fit."""
+    return len(config["gammas"]) * len(config["models"])
+
+
+def compute(cfg: DiscreteConfig, progress: Progress) -> DiscreteData:
+    """Draw the data sets, fit every (gamma, model), calling ``progress`` after each fit."""
+    from .._minimizer import minimizer
+
+    cells = cell_posteriors(cfg.classes, cfg.rare_probability)
+    names = list(cells)
+    p = np.stack([cells[c] for c in names])
+    rare_cell = names.index("head + rare tail")
+    q_star = {g: minimizer(p, g) for g in cfg.gammas}
+    counts, freq = _draw_data_sets(cfg, p)
+    stats, learned_last = {}, {}
+    for g in cfg.gammas:
+        for mod in cfg.models:
             q = fit_cells(
                 freq,
                 counts,
                 g,
                 model=mod,
-                hidden=int(cfg["hidden"]),
-                max_iter=int(cfg["max_iter"]),
-                seed=derive_seed(seed, "discrete-init", mod),
+                hidden=cfg.hidden,
+                max_iter=cfg.max_iter,
+                seed=derive_seed(cfg.seed, "discrete-init", mod),
             )
-            s = stats[(mod, g)]
-            s["meanQ"][:] = np.mean(np.abs(q - qs), axis=(-2, -1))
-            s["maxQ"][:] = np.max(np.abs(q - qs), axis=(-2, -1))
-            s["meanP"][:] = np.mean(np.abs(q - p), axis=(-2, -1))
-            s["maxP"][:] = np.max(np.abs(q - p), axis=(-2, -1))
-            s["rare"][:] = q[..., rare_cell, -1] / p[rare_cell, -1]
-            learned_last[(mod, g)] = list(q[-1])
+            stats[(mod, g)] = _errors(q, q_star[g], p, rare_cell)
+            learned_last[(mod, g)] = q[-1]
             progress(1, f"discrete: γ={g:g}, {mod}")
+    slopes = {
+        key: fit_loglog_slope(cfg.sample_sizes, s["meanQ"].mean(axis=1)) for key, s in stats.items()
+    }
+    return DiscreteData(cfg, names, p, q_star, stats, learned_last, slopes)
 
-    claims: list[Claim] = []
-    summary_rows = []
-    slopes = {}
-    for mod in models:
-        for g in gammas:
-            s = stats[(mod, g)]
-            mean_q = s["meanQ"].mean(axis=1)
-            slope = fit_loglog_slope(ns, mean_q)
-            slopes[(mod, g)] = slope
-            claims.append(
-                Claim.between(
-                    f"2.slope.{'free' if mod == 'free logits' else 'mlp'}.g{g:g}",
-                    f"{mod}, γ={g:g}: the learned probabilities converge to Q* at the "
-                    "sampling rate n^(-1/2).",
-                    "fitted log-log slope of mean |learned - Q*| against n",
-                    slope,
-                    *SLOPE_RANGE,
-                )
-            )
-            summary_rows.append(
-                [
-                    mod,
-                    g,
-                    slope,
-                    float(mean_q[-1]),
-                    float(s["maxQ"][-1].max()),
-                    float(s["meanP"][-1].mean()),
-                    float(s["maxP"][-1].max()),
-                    float(np.mean(np.abs(q_star[g] - p))),
-                    float(s["rare"][-1].mean()),
-                    float(minimizer(p[rare_cell], g)[-1] / p[rare_cell, -1]),
-                ]
-            )
-    for g in gammas:
+
+# ---------------------------------------------------------------------------
+# claims and tables
+# ---------------------------------------------------------------------------
+
+
+def _short(model: str) -> str:
+    return "free" if model == "free logits" else "mlp"
+
+
+def _slope_claims(data: DiscreteData) -> list[Claim]:
+    return [
+        Claim.between(
+            f"2.slope.{_short(mod)}.g{g:g}",
+            f"{mod}, γ={g:g}: the learned probabilities converge to Q* at the "
+            "sampling rate n^(-1/2).",
+            "fitted log-log slope of mean |learned - Q*| against n",
+            data.slopes[(mod, g)],
+            *SLOPE_RANGE,
+        )
+        for mod in data.cfg.models
+        for g in data.cfg.gammas
+    ]
+
+
+def _bias_claims(data: DiscreteData) -> list[Claim]:
+    n_max = data.cfg.sample_sizes[-1]
+    claims = []
+    for g in data.cfg.gammas:
         if g == 0:
-            continue
-        for mod in models:
-            s = stats[(mod, g)]
-            ratio = float(s["meanP"][-1].mean() / s["meanQ"][-1].mean())
+            continue  # Q* = P: nothing to separate
+        for mod in data.cfg.models:
+            s = data.stats[(mod, g)]
             claims.append(
                 Claim.greater(
-                    f"2.bias.{'free' if mod == 'free logits' else 'mlp'}.g{g:g}",
+                    f"2.bias.{_short(mod)}.g{g:g}",
                     f"{mod}, γ={g:g}: the learned probabilities do not converge to P.",
-                    f"mean |learned - P| / mean |learned - Q*| at n={ns[-1]:.0e}",
-                    ratio,
+                    f"mean |learned - P| / mean |learned - Q*| at n={n_max:.0e}",
+                    float(s["meanP"][-1].mean() / s["meanQ"][-1].mean()),
                     BIAS_RATIO,
                 )
             )
-    over_gammas = [g for g in gammas if g > 0 and q_star[g][rare_cell, -1] < p[rare_cell, -1]]
-    if over_gammas:
-        worst = max(float(stats[(mod, g)]["rare"][-1].max()) for mod in models for g in over_gammas)
-        claims.append(
-            Claim.less(
-                "2.over_suppressed",
-                "In the head + rare-tail cell (over-suppressed, λ > 1) the trained models put "
-                "the rare class below its true probability, for γ = "
-                + ", ".join(f"{g:g}" for g in over_gammas)
-                + ".",
-                "max over γ, models and repetitions of learned/P for the rare class, "
-                f"n={ns[-1]:.0e}",
-                worst,
-                1.0,
-            )
-        )
+    return claims
 
+
+def _over_suppressed_claims(data: DiscreteData) -> list[Claim]:
+    cfg, p, j = data.cfg, data.p, data.rare_cell
+    over = [g for g in cfg.gammas if g > 0 and data.q_star[g][j, -1] < p[j, -1]]
+    if not over:
+        return []
+    worst = max(float(data.stats[(mod, g)]["rare"][-1].max()) for mod in cfg.models for g in over)
+    return [
+        Claim.less(
+            "2.over_suppressed",
+            "In the head + rare-tail cell (over-suppressed, λ > 1) the trained models put "
+            "the rare class below its true probability, for γ = "
+            + ", ".join(f"{g:g}" for g in over)
+            + ".",
+            "max over γ, models and repetitions of learned/P for the rare class, "
+            f"n={cfg.sample_sizes[-1]:.0e}",
+            worst,
+            1.0,
+        )
+    ]
+
+
+def make_claims(data: DiscreteData) -> list[Claim]:
+    """The checked statements: slopes, bias (gamma > 0), over-suppression, in report order."""
+    return [*_slope_claims(data), *_bias_claims(data), *_over_suppressed_claims(data)]
+
+
+def _summary_row(data: DiscreteData, mod: str, g: float) -> list[Any]:
+    from .._minimizer import minimizer
+
+    s, p, j = data.stats[(mod, g)], data.p, data.rare_cell
+    return [
+        mod,
+        g,
+        data.slopes[(mod, g)],
+        float(s["meanQ"].mean(axis=1)[-1]),
+        float(s["maxQ"][-1].max()),
+        float(s["meanP"][-1].mean()),
+        float(s["maxP"][-1].max()),
+        float(np.mean(np.abs(data.q_star[g] - p))),
+        float(s["rare"][-1].mean()),
+        float(minimizer(p[j], g)[-1] / p[j, -1]),
+    ]
+
+
+def make_tables(data: DiscreteData) -> list[Table]:
+    """The convergence summary per (model, gamma) and mean |learned - Q*| per n (free logits,
+    when trained)."""
+    cfg = data.cfg
+    ns = cfg.sample_sizes
     tables = [
         Table(
-            f"Convergence (mean over {reps} repetitions; errors at n = {ns[-1]:.0e})",
+            f"Convergence (mean over {cfg.repetitions} repetitions; errors at n = {ns[-1]:.0e})",
             [
                 "model",
                 "γ",
@@ -372,25 +512,35 @@ def run(config: dict | None = None, progress: Progress | None = None) -> Experim
                 "rare: learned/P",
                 "rare: Q*/P",
             ],
-            summary_rows,
-        ),
-        Table(
-            "Mean |learned - Q*| by sample size (free logits)",
-            ["n", *[f"γ={g:g}" for g in gammas]],
-            [
-                [n, *[float(stats[("free logits", g)]["meanQ"][i].mean()) for g in gammas]]
-                for i, n in enumerate(ns)
-            ],
-        ),
+            [_summary_row(data, mod, g) for mod in cfg.models for g in cfg.gammas],
+        )
     ]
+    if "free logits" in cfg.models:
+        free = {g: data.stats[("free logits", g)]["meanQ"] for g in cfg.gammas}
+        tables.append(
+            Table(
+                "Mean |learned - Q*| by sample size (free logits)",
+                ["n", *[f"γ={g:g}" for g in cfg.gammas]],
+                [[n, *[float(free[g][i].mean()) for g in cfg.gammas]] for i, n in enumerate(ns)],
+            )
+        )
+    return tables
 
+
+# ---------------------------------------------------------------------------
+# figures (only drawn when ``config["figures"]`` is true)
+# ---------------------------------------------------------------------------
+
+
+def convergence_figure(data: DiscreteData) -> bytes:
+    """Mean |learned - Q*| and |learned - P| against n, one panel per model."""
     plt = pyplot()
-    figures: dict[str, bytes] = {}
-    captions: dict[str, str] = {}
+    cfg, stats = data.cfg, data.stats
+    models, gammas = cfg.models, cfg.gammas
     fig, axes = plt.subplots(1, len(models), figsize=(5.6 * len(models), 4.4), sharey=True)
     axes = np.atleast_1d(axes)
     colors = plt.cm.viridis(np.linspace(0.0, 0.85, len(gammas)))
-    n_arr = np.asarray(ns, dtype=float)
+    n_arr = np.asarray(cfg.sample_sizes, dtype=float)
     for ax, mod in zip(axes, models, strict=True):
         for color, g in zip(colors, gammas, strict=True):
             s = stats[(mod, g)]
@@ -399,7 +549,7 @@ def run(config: dict | None = None, progress: Progress | None = None) -> Experim
                 s["meanQ"].mean(axis=1),
                 "o-",
                 color=color,
-                label=f"γ={g:g}: |learned-Q*|, slope {slopes[(mod, g)]:.2f}",
+                label=f"γ={g:g}: |learned-Q*|, slope {data.slopes[(mod, g)]:.2f}",
             )
             if g > 0:
                 ax.plot(n_arr, s["meanP"].mean(axis=1), "s--", color=color, ms=4, lw=1)
@@ -413,62 +563,118 @@ def run(config: dict | None = None, progress: Progress | None = None) -> Experim
         ax.legend(fontsize=7.5, loc="lower left")
     axes[0].set_ylabel("mean absolute error over cells and classes")
     fig.suptitle("Discrete features: focal-trained models converge to Q*, not to P")
-    if draw:
-        figures["discrete_convergence.png"] = fig_to_png(fig)
-    captions["discrete_convergence.png"] = (
-        "Mean |learned - Q*| (solid) falls like n^(-1/2) for every γ and both models; "
-        "mean |learned - P| (dashed) levels off at |Q* - P| > 0 for γ > 0."
-    )
+    return fig_to_png(fig)
 
-    fig, axes = plt.subplots(1, len(names), figsize=(15, 4.2), sharey=True)
-    k = p.shape[1]
-    cls = np.arange(1, k + 1)
-    for ax, (j, name) in zip(axes, enumerate(names), strict=True):
-        for color, g in zip(colors, gammas, strict=True):
+
+def cells_figure(data: DiscreteData) -> bytes:
+    """Per cell and class: Q*/P (lines) and the learned/P at the largest n (circles)."""
+    plt = pyplot()
+    cfg, p = data.cfg, data.p
+    mod = _cells_model(cfg)
+    colors = plt.cm.viridis(np.linspace(0.0, 0.85, len(cfg.gammas)))
+    fig, axes = plt.subplots(1, len(data.names), figsize=(15, 4.2), sharey=True)
+    cls = np.arange(1, p.shape[1] + 1)
+    for ax, (j, name) in zip(axes, enumerate(data.names), strict=True):
+        for color, g in zip(colors, cfg.gammas, strict=True):
             if g == 0:
                 continue
-            ax.plot(cls, q_star[g][j] / p[j], "-", color=color, lw=1.5, label=f"Q*/P, γ={g:g}")
-            learned = np.mean([q[j] for q in learned_last[("free logits", g)]], axis=0)
+            ax.plot(cls, data.q_star[g][j] / p[j], "-", color=color, lw=1.5, label=f"Q*/P, γ={g:g}")
+            learned = np.mean([q[j] for q in data.learned_last[(mod, g)]], axis=0)
             ax.plot(cls, learned / p[j], "o", color=color, ms=5, mfc="none")
         ax.axhline(1.0, color="k", lw=0.8)
         ax.set_xticks(cls)
         ax.set_xlabel("class")
         ax.set_title(name)
-    axes[0].plot([], [], "ko", mfc="none", label=f"learned/P (free logits, n={ns[-1]:.0e})")
+    axes[0].plot([], [], "ko", mfc="none", label=f"learned/P ({mod}, n={cfg.sample_sizes[-1]:.0e})")
     axes[0].set_ylabel("ratio to the true posterior P(y|x)")
     axes[0].legend(fontsize=8)
     fig.suptitle("Per-cell learned probabilities against Q*/P (ratio < 1: suppressed)")
-    if draw:
-        figures["discrete_cells.png"] = fig_to_png(fig)
-    captions["discrete_cells.png"] = (
-        "Ratio to the true posterior for each class of each cell: lines are Q*/P, circles the "
-        "trained free-logit models at the largest n. In the head + rare-tail cell the rare "
-        "class (class 10) is over-suppressed: both Q* and the trained model lie below P."
+    return fig_to_png(fig)
+
+
+def _cells_model(cfg: DiscreteConfig) -> str:
+    """The model of the per-cell figure: free logits when trained."""
+    return "free logits" if "free logits" in cfg.models else cfg.models[0]
+
+
+def make_figures(data: DiscreteData) -> tuple[dict[str, bytes], dict[str, str]]:
+    """The two figures (PNG bytes) and their captions; imports matplotlib."""
+    drawn = "free-logit" if _cells_model(data.cfg) == "free logits" else "MLP"
+    figures = {
+        "discrete_convergence.png": convergence_figure(data),
+        "discrete_cells.png": cells_figure(data),
+    }
+    captions = {
+        "discrete_convergence.png": (
+            "Mean |learned - Q*| (solid) falls like n^(-1/2) for every γ and both models; "
+            "mean |learned - P| (dashed) levels off at |Q* - P| > 0 for γ > 0."
+        ),
+        "discrete_cells.png": (
+            "Ratio to the true posterior for each class of each cell: lines are Q*/P, circles "
+            f"the trained {drawn} models at the largest n. In the head + rare-tail cell the "
+            "rare class (class 10) is over-suppressed: both Q* and the trained model lie below P."
+        ),
+    }
+    return figures, captions
+
+
+# ---------------------------------------------------------------------------
+# run
+# ---------------------------------------------------------------------------
+
+
+def _method_text(data: DiscreteData) -> str:
+    cfg = data.cfg
+    return (
+        f"X uniform on {len(data.names)} cells ({', '.join(data.names)}), "
+        f"K = {data.p.shape[1]} classes; "
+        f"γ ∈ {{{', '.join(f'{g:g}' for g in cfg.gammas)}}}; "
+        f"n ∈ {{{', '.join(f'{n:.0e}' for n in cfg.sample_sizes)}}}; "
+        f"{cfg.repetitions} repetitions. Full-batch L-BFGS on the focal loss of "
+        "focalentropy.torch (per-cell soft empirical targets weighted by the cell counts, which "
+        "equals the sum of per-sample losses). Pass: slope of mean |learned - Q*| in "
+        f"[{SLOPE_RANGE[0]}, {SLOPE_RANGE[1]}]; mean |learned - P| at least {BIAS_RATIO:g}× "
+        "mean |learned - Q*| at the largest n; rare class below P."
     )
 
+
+def run(config: dict[str, Any] | None = None, progress: Progress | None = None) -> ExperimentResult:
+    """Run experiment 2 and return its claims, tables and figures.
+
+    Parameters
+    ----------
+    config : dict, optional
+        As returned by :func:`default_config` (missing keys take the quick defaults;
+        an unknown key raises ``ValueError``).
+    progress : callable, optional
+        ``progress(advance, description)``, called once per (gamma, model)
+        (:func:`planned_units`).
+
+    Returns
+    -------
+    ExperimentResult
+        Figures (and the matplotlib import) only when ``config["figures"]`` is true.
+        Training uses one torch thread; the caller's thread count is restored.
+    """
+    raw, progress, _ = prepare_run(config, default_config, progress)
+    cfg = config_from_dict(DiscreteConfig, raw, ID)
+    with torch_threads(1):
+        data = compute(cfg, progress)
+    figures, captions = make_figures(data) if cfg.figures else ({}, {})
     return ExperimentResult(
-        id="discrete",
-        number=2,
-        title="Discrete features: trained models learn Q*, at the n^(-1/2) rate",
+        id=ID,
+        number=NUMBER,
+        title=TITLE,
         claim=(
             "With a free logit vector per cell (or an MLP on one-hot x) trained with focal "
             "loss on n samples, the learned class probabilities converge to "
             "Q* = minimizer(P(.|x), γ) with error ∝ n^(-1/2), and not to P(.|x) when γ > 0; "
             "over-suppressed classes come out below P."
         ),
-        method=(
-            f"X uniform on {len(names)} cells ({', '.join(names)}), K = {k} classes; "
-            f"γ ∈ {{{', '.join(f'{g:g}' for g in gammas)}}}; "
-            f"n ∈ {{{', '.join(f'{n:.0e}' for n in ns)}}}; "
-            f"{reps} repetitions. Full-batch L-BFGS on the focal loss of focalentropy.torch "
-            "(per-cell soft empirical targets weighted by the cell counts, which equals the sum "
-            "of per-sample losses). Pass: slope of mean |learned - Q*| in "
-            f"[{SLOPE_RANGE[0]}, {SLOPE_RANGE[1]}]; mean |learned - P| at least {BIAS_RATIO:g}× "
-            "mean |learned - Q*| at the largest n; rare class below P."
-        ),
-        claims=claims,
-        tables=tables,
+        method=_method_text(data),
+        claims=make_claims(data),
+        tables=make_tables(data),
         figures=figures,
         captions=captions,
-        config=cfg,
+        config=config_to_dict(cfg),
     )

@@ -23,6 +23,8 @@ reproduce the long-tailed posterior.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from ..calibration import (
@@ -61,7 +63,7 @@ def _shift_images(images: np.ndarray) -> np.ndarray:
     out = [images]
     for axis, step in ((1, 1), (1, -1), (2, 1), (2, -1)):
         shifted = np.roll(images, step, axis=axis)
-        edge = [slice(None)] * 3
+        edge: list[slice | int] = [slice(None)] * 3
         edge[axis] = 0 if step == 1 else -1
         shifted[tuple(edge)] = 0.0
         out.append(shifted)
@@ -125,9 +127,22 @@ def load_long_tail_digits(
     labels = digits.target
     n_classes = int(labels.max()) + 1
     class_order = rng.permutation(n_classes)
-    rank = np.empty(n_classes, dtype=int)
-    rank[class_order] = np.arange(n_classes)
+    pools = _split_per_class(labels, fractions, n_classes, rng)
+    out: dict = {"class_order": class_order, "counts": {}}
+    for name, parts in zip(("train", "val", "test"), pools, strict=True):
+        x_split, y_split, keep = _long_tail_subsample(
+            images, parts, class_order, imbalance_ratio, augment, rng
+        )
+        out[f"X_{name}"] = x_split
+        out[f"y_{name}"] = y_split
+        out["counts"][name] = keep
+    return out
 
+
+def _split_per_class(
+    labels: np.ndarray, fractions: np.ndarray, n_classes: int, rng: np.random.Generator
+) -> list[list[np.ndarray]]:
+    """Indices of each class cut into train/validation/test: ``pools[split][class]``."""
     pools: list[list[np.ndarray]] = [[], [], []]
     for c in range(n_classes):
         idx = rng.permutation(np.flatnonzero(labels == c))
@@ -135,32 +150,43 @@ def load_long_tail_digits(
         parts = np.split(idx[: cuts[2]], cuts[:2])
         for s, part in enumerate(parts):
             pools[s].append(part)
+    return pools
 
-    out: dict = {"class_order": class_order, "counts": {}}
-    for name, parts in zip(("train", "val", "test"), pools, strict=True):
-        xs, ys = [], []
-        for c, part in enumerate(parts):
-            x = images[part]
-            if augment:
-                x = _shift_images(x)
-            xs.append(x.reshape(x.shape[0], -1))
-            ys.append(np.full(x.shape[0], c))
-        available = np.array([y.size for y in ys])
-        # class sizes: the head keeps the size of the smallest pool, then the tail decays
-        by_rank = _long_tail_counts(available[class_order], imbalance_ratio)
-        keep = by_rank[rank]
-        x_split, y_split = [], []
-        for c in range(n_classes):
-            choice = rng.choice(ys[c].size, size=keep[c], replace=False)
-            x_split.append(xs[c][choice])
-            y_split.append(ys[c][choice])
-        x_all = np.concatenate(x_split).astype(np.float32)
-        y_all = np.concatenate(y_split).astype(np.int64)
-        perm = rng.permutation(y_all.size)
-        out[f"X_{name}"] = x_all[perm]
-        out[f"y_{name}"] = y_all[perm]
-        out["counts"][name] = keep
-    return out
+
+def _long_tail_subsample(
+    images: np.ndarray,
+    parts: list[np.ndarray],
+    class_order: np.ndarray,
+    imbalance_ratio: float,
+    augment: bool,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One split: ``(X, y, class sizes)``, (augmented and) subsampled to the long tail.
+
+    ``parts[c]`` are the image indices of class ``c`` in this split; the head class keeps
+    the size of the smallest pool, then the sizes decay along ``class_order``.
+    """
+    n_classes = len(parts)
+    rank = np.empty(n_classes, dtype=int)
+    rank[class_order] = np.arange(n_classes)
+    xs, ys = [], []
+    for c, part in enumerate(parts):
+        x = images[part]
+        if augment:
+            x = _shift_images(x)
+        xs.append(x.reshape(x.shape[0], -1))
+        ys.append(np.full(x.shape[0], c))
+    available = np.array([y.size for y in ys])
+    keep = _long_tail_counts(available[class_order], imbalance_ratio)[rank]
+    x_split, y_split = [], []
+    for c in range(n_classes):
+        choice = rng.choice(ys[c].size, size=keep[c], replace=False)
+        x_split.append(xs[c][choice])
+        y_split.append(ys[c][choice])
+    x_all = np.concatenate(x_split).astype(np.float32)
+    y_all = np.concatenate(y_split).astype(np.int64)
+    perm = rng.permutation(y_all.size)
+    return x_all[perm], y_all[perm], keep
 
 
 # ---------------------------------------------------------------------------
@@ -348,70 +374,83 @@ def run_long_tail_experiment(
         probabilities (the prediction of the theory vs no prediction);
         ``counts`` and ``config``.
     """
-    from .._minimizer import minimizer
-
     progress = progress or (lambda advance=1.0, description="": None)
     n_epochs = int(epochs) if epochs is not None else (60 if quick else 150)
     data = load_long_tail_digits(imbalance_ratio, seed=seed, augment=augment)
+    logits = _train_models(data, [float(g) for g in gammas], n_epochs, seed, progress)
+    out = _evaluate_logits(logits, data["y_val"], data["y_test"], n_bins)
+    out["counts"] = {k: v.tolist() for k, v in data["counts"].items()}
+    out["config"] = {
+        "gammas": [float(g) for g in gammas],
+        "seed": int(seed),
+        "quick": bool(quick),
+        "imbalance_ratio": float(imbalance_ratio),
+        "epochs": n_epochs,
+        "n_bins": int(n_bins),
+        "augment": bool(augment),
+        "dataset": "sklearn.datasets.load_digits (long-tailed subsample)",
+    }
+    return out
+
+
+def _train_models(
+    data: dict, gammas: list[float], n_epochs: int, seed: int, progress: Callable
+) -> dict:
+    """``{"ce": (z_val, z_test), gamma: (z_val, z_test), ...}``: the logits of every model.
+
+    One ``progress`` call after each trained model (``1 + len(gammas)`` in all).
+    """
     n_classes = len(data["counts"]["train"])
-    y_val, y_test = data["y_val"], data["y_test"]
-
-    rows: list[dict] = []
-    probs: dict = {}
-    fitted: dict = {}
-    preserved = True
-
-    def same_argmax(a: np.ndarray, b: np.ndarray) -> bool:
-        return bool(np.array_equal(a.argmax(axis=-1), b.argmax(axis=-1)))
-
-    # cross-entropy reference
-    predict = train_mlp(
-        data["X_train"], data["y_train"], 0.0, epochs=n_epochs, seed=seed, n_classes=n_classes
-    )
-    z_val, z_test = predict(data["X_val"]), predict(data["X_test"])
-    p_ce = _softmax(z_test)
-    probs["ce"] = p_ce
-    ts = TemperatureScaling(from_logits=True).fit(z_val, y_val)
-    p_ts = ts.transform(z_test)
-    preserved &= same_argmax(p_ts, p_ce)
-    fitted["ce"] = {"temperature": ts.temperature_}
-    rows.append(_row("cross-entropy", 0.0, "raw", p_ce, y_test, n_bins))
-    rows.append(_row("cross-entropy", 0.0, "temperature", p_ts, y_test, n_bins))
-    progress(1.0, "long-tail: cross-entropy model")
-
-    minimizer_check: dict = {}
-    for gamma in gammas:
-        g = float(gamma)
+    logits: dict = {}
+    for key, g in [("ce", 0.0), *((g, g) for g in gammas)]:
         predict = train_mlp(
             data["X_train"], data["y_train"], g, epochs=n_epochs, seed=seed, n_classes=n_classes
         )
-        z_val, z_test = predict(data["X_val"]), predict(data["X_test"])
-        q = _softmax(z_test)
-        probs[g] = q
-        maps = {
-            "recover": FocalRecalibrator(g, from_logits=True).fit(z_val, y_val),
-            "recover(auto)": FocalRecalibrator("auto", from_logits=True).fit(z_val, y_val),
-            "temperature": TemperatureScaling(from_logits=True).fit(z_val, y_val),
-            "recover+temperature": FocalTemperatureScaling(g, from_logits=True).fit(z_val, y_val),
-        }
-        rows.append(_row("focal", g, "raw", q, y_test, n_bins))
-        for name, cal in maps.items():
-            p = cal.transform(z_test)
-            preserved &= same_argmax(p, q)
-            rows.append(_row("focal", g, name, p, y_test, n_bins))
-        fitted[g] = {
-            "temperature": maps["temperature"].temperature_,
-            "temperature_after_recover": maps["recover+temperature"].temperature_,
-            "gamma_auto": maps["recover(auto)"].gamma_,
-        }
-        predicted = minimizer(p_ce, g)
-        minimizer_check[g] = {
-            "tv_focal_vs_minimizer_of_ce": _mean_tv(q, predicted),
-            "tv_focal_vs_ce": _mean_tv(q, p_ce),
-            "tv_recovered_vs_ce": _mean_tv(maps["recover"].transform(z_test), p_ce),
-        }
-        progress(1.0, f"long-tail: focal gamma={g:g}")
+        logits[key] = (predict(data["X_val"]), predict(data["X_test"]))
+        progress(
+            1.0,
+            "long-tail: cross-entropy model" if key == "ce" else f"long-tail: focal gamma={g:g}",
+        )
+    return logits
 
+
+def _same_argmax(a: np.ndarray, b: np.ndarray) -> bool:
+    return bool(np.array_equal(a.argmax(axis=-1), b.argmax(axis=-1)))
+
+
+def _evaluate_logits(logits: dict, y_val: np.ndarray, y_test: np.ndarray, n_bins: int) -> dict:
+    """The metrics of every model and map from the models' logits (no training here).
+
+    Parameters
+    ----------
+    logits : dict
+        ``{"ce": (z_val, z_test), gamma: (z_val, z_test), ...}``, arrays of shape (n, K):
+        the cross-entropy model first, then the focal models.
+    y_val, y_test : ndarray of int
+        Labels of the validation split (fitting the maps) and the test split (metrics).
+    n_bins : int
+        Bins of the calibration errors.
+
+    Returns
+    -------
+    dict
+        ``rows, labels, probs, fitted, argmax_preserved, minimizer_check`` as returned by
+        :func:`run_long_tail_experiment`.
+    """
+    z_val, z_test = logits["ce"]
+    ce = _evaluate_ce(z_val, z_test, y_val, y_test, n_bins)
+    rows: list[dict] = ce["rows"]
+    probs: dict[str | float, np.ndarray] = {"ce": ce["probs"]}
+    fitted: dict[str | float, dict] = {"ce": ce["fitted"]}
+    preserved, minimizer_check = ce["preserved"], {}
+    for key, (z_val, z_test) in logits.items():
+        if key == "ce":
+            continue
+        g = float(key)
+        focal = _evaluate_focal(g, z_val, z_test, y_val, y_test, ce["probs"], n_bins)
+        rows += focal["rows"]
+        probs[g], fitted[g], minimizer_check[g] = focal["probs"], focal["fitted"], focal["check"]
+        preserved &= focal["preserved"]
     return {
         "rows": rows,
         "labels": y_test,
@@ -419,16 +458,54 @@ def run_long_tail_experiment(
         "fitted": fitted,
         "argmax_preserved": bool(preserved),
         "minimizer_check": minimizer_check,
-        "counts": {k: v.tolist() for k, v in data["counts"].items()},
-        "config": {
-            "gammas": [float(g) for g in gammas],
-            "seed": int(seed),
-            "quick": bool(quick),
-            "imbalance_ratio": float(imbalance_ratio),
-            "epochs": n_epochs,
-            "n_bins": int(n_bins),
-            "augment": bool(augment),
-            "dataset": "sklearn.datasets.load_digits (long-tailed subsample)",
+    }
+
+
+def _evaluate_ce(z_val, z_test, y_val, y_test, n_bins: int) -> dict:
+    """Rows (raw, temperature), test probabilities and temperature of the CE model."""
+    p_ce = _softmax(z_test)
+    ts = TemperatureScaling(from_logits=True).fit(z_val, y_val)
+    p_ts = ts.transform(z_test)
+    return {
+        "rows": [
+            _row("cross-entropy", 0.0, "raw", p_ce, y_test, n_bins),
+            _row("cross-entropy", 0.0, "temperature", p_ts, y_test, n_bins),
+        ],
+        "probs": p_ce,
+        "fitted": {"temperature": ts.temperature_},
+        "preserved": _same_argmax(p_ts, p_ce),
+    }
+
+
+def _evaluate_focal(g: float, z_val, z_test, y_val, y_test, p_ce, n_bins: int) -> dict:
+    """Rows of every map, fitted parameters and the theory check of one focal model."""
+    from .._minimizer import minimizer
+
+    q = _softmax(z_test)
+    rec = FocalRecalibrator(g, from_logits=True).fit(z_val, y_val)
+    auto = FocalRecalibrator("auto", from_logits=True).fit(z_val, y_val)
+    temp = TemperatureScaling(from_logits=True).fit(z_val, y_val)
+    both = FocalTemperatureScaling(g, from_logits=True).fit(z_val, y_val)
+    maps = {"recover": rec, "recover(auto)": auto, "temperature": temp, "recover+temperature": both}
+    rows = [_row("focal", g, "raw", q, y_test, n_bins)]
+    preserved = True
+    for name, cal in maps.items():
+        p = cal.transform(z_test)
+        preserved &= _same_argmax(p, q)
+        rows.append(_row("focal", g, name, p, y_test, n_bins))
+    return {
+        "rows": rows,
+        "probs": q,
+        "preserved": preserved,
+        "fitted": {
+            "temperature": temp.temperature_,
+            "temperature_after_recover": both.temperature_,
+            "gamma_auto": auto.gamma_,
+        },
+        "check": {
+            "tv_focal_vs_minimizer_of_ce": _mean_tv(q, minimizer(p_ce, g)),
+            "tv_focal_vs_ce": _mean_tv(q, p_ce),
+            "tv_recovered_vs_ce": _mean_tv(rec.transform(z_test), p_ce),
         },
     }
 
@@ -485,21 +562,9 @@ def run_synthetic_recovery(
     rng = np.random.default_rng(seed)
     n_train = int(n_train) if n_train is not None else (20_000 if quick else 100_000)
     n_epochs = int(epochs) if epochs is not None else (15 if quick else 30)
-    angles = 2 * np.pi * np.arange(n_classes) / n_classes
-    means = 1.5 * np.stack([np.cos(angles), np.sin(angles)], axis=1)
-    prior = imbalance_ratio ** (-np.arange(n_classes) / max(n_classes - 1, 1))
-    prior /= prior.sum()
-
-    def sample(n: int):
-        y = rng.choice(n_classes, size=n, p=prior)
-        x = means[y] + rng.normal(size=(n, 2))
-        return x, y
-
-    def posterior(x: np.ndarray) -> np.ndarray:
-        return _softmax(x @ means.T - 0.5 * np.sum(means**2, axis=1) + np.log(prior))
-
-    x_train, y_train = sample(n_train)
-    x_test, _ = sample(5000)
+    problem = _GaussianClasses(n_classes, imbalance_ratio)
+    x_train, y_train = problem.sample(n_train, rng)
+    x_test, _ = problem.sample(5000, rng)
     predict = train_mlp(
         x_train,
         y_train,
@@ -514,7 +579,7 @@ def run_synthetic_recovery(
     )
     z = predict(x_test)
     q_model = _softmax(z)
-    p_true = posterior(x_test)
+    p_true = problem.posterior(x_test)
     q_star = minimizer(p_true, gamma)
     p_rec = FocalRecalibrator(gamma, from_logits=True).transform(z)
     return {
@@ -526,3 +591,24 @@ def run_synthetic_recovery(
         "tv_training": _mean_tv(q_model, q_star),
         "tv_recover_exact": _mean_tv(recover(q_star, gamma), p_true),
     }
+
+
+class _GaussianClasses:
+    """2-d unit Gaussian classes, means on a circle of radius 1.5, long-tailed priors."""
+
+    def __init__(self, n_classes: int, imbalance_ratio: float):
+        self.n_classes = n_classes
+        angles = 2 * np.pi * np.arange(n_classes) / n_classes
+        self.means = 1.5 * np.stack([np.cos(angles), np.sin(angles)], axis=1)
+        prior = imbalance_ratio ** (-np.arange(n_classes) / max(n_classes - 1, 1))
+        self.prior = prior / prior.sum()
+
+    def sample(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        y = rng.choice(self.n_classes, size=n, p=self.prior)
+        x = self.means[y] + rng.normal(size=(n, 2))
+        return x, y
+
+    def posterior(self, x: np.ndarray) -> np.ndarray:
+        """The exact class posterior ``P(k | x)``, shape (n, K)."""
+        means = self.means
+        return _softmax(x @ means.T - 0.5 * np.sum(means**2, axis=1) + np.log(self.prior))

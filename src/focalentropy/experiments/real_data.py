@@ -19,6 +19,10 @@ output into claims, tables and figures:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 
 from ._common import (
@@ -26,31 +30,117 @@ from ._common import (
     ExperimentResult,
     Progress,
     Table,
+    coerce_config_fields,
+    config_from_dict,
+    config_to_dict,
     fig_to_png,
     prepare_run,
     pyplot,
+    torch_threads,
 )
 
-__all__ = ["default_config", "run"]
+__all__ = [
+    "RealDataConfig",
+    "RealDataData",
+    "compute",
+    "default_config",
+    "make_claims",
+    "make_figures",
+    "make_notes",
+    "make_tables",
+    "planned_units",
+    "run",
+]
 
+ID = "real_data"
 PREDICT_RATIO = 0.9
 RECOVER_RATIO = 0.7
+#: ECE(recover) / ECE(raw) bound of the claim "recover lowers the ECE" (gamma >= 2)
+ECE_RATIO = 0.9
 
 
-def default_config(quick: bool = True, seed: int = 0) -> dict:
+def default_config(quick: bool = True, seed: int = 0) -> dict[str, Any]:
     """Settings of experiment 4 (passed on to ``run_long_tail_experiment``).
 
     ``epochs = None`` lets ``quick`` choose the number of epochs.
     """
-    return {
-        "gammas": [1.0, 2.0, 3.0],
-        "quick": bool(quick),
-        "imbalance_ratio": 100.0,
-        "epochs": None,
-        "augment": True,
-        "figures": True,
-        "seed": int(seed),
-    }
+    return config_to_dict(RealDataConfig(quick=bool(quick), seed=int(seed)))
+
+
+@dataclass(frozen=True)
+class RealDataConfig:
+    """Settings of experiment 4 (:func:`default_config` gives them as a dict).
+
+    Built from the runner's dict by :func:`run`; missing keys take the quick defaults
+    below, an unknown key raises ``ValueError``, a value of the wrong type ``TypeError``
+    (both name the key).
+
+    Attributes
+    ----------
+    gammas : tuple of float
+        Focusing parameters of the focal models.
+    quick : bool
+        60 training epochs (``False``: 150) unless ``epochs`` is given.
+    imbalance_ratio : float
+        Largest over smallest class size of the long-tailed digits.
+    epochs : int or None
+        Overrides the number of epochs set by ``quick``.
+    augment : bool
+        One-pixel-shift augmentation of the images.
+    figures : bool
+        Draw the figures (``False``: matplotlib is not even imported).
+    seed : int
+        Seed of the split and the training.
+    """
+
+    gammas: tuple[float, ...] = (1.0, 2.0, 3.0)
+    quick: bool = True
+    imbalance_ratio: float = 100.0
+    epochs: int | None = None
+    augment: bool = True
+    figures: bool = True
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        coerce_config_fields(self, ID)
+        epochs = self.epochs
+        if epochs is not None:
+            if isinstance(epochs, bool) or not float(epochs).is_integer():
+                raise TypeError(
+                    f"`config['epochs']` of experiment {ID!r} must be an integer or None, "
+                    f"got {epochs!r}"
+                )
+            object.__setattr__(self, "epochs", int(epochs))
+
+
+@dataclass(frozen=True)
+class RealDataData:
+    """What the claims, tables and figures of experiment 4 are made from.
+
+    Attributes
+    ----------
+    cfg : RealDataConfig
+    long_tail : dict
+        The output of :func:`~focalentropy.experiments.long_tail.run_long_tail_experiment`
+        (``rows``, ``labels``, ``probs``, ``fitted``, ``argmax_preserved``,
+        ``minimizer_check``, ``counts``, ``config``).
+    """
+
+    cfg: RealDataConfig
+    long_tail: dict[str, Any]
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        """Metric rows: one per (model, gamma, map)."""
+        return self.long_tail["rows"]
+
+    def row(self, model: str, gamma: float, mapping: str) -> dict[str, Any]:
+        """The metric row of ``model`` at ``gamma`` after ``mapping`` (KeyError if absent)."""
+        return _find(self.rows, model, gamma, mapping)
+
+    def check(self, gamma: float) -> dict[str, float]:
+        """The theory check (mean total variations) of the focal model at ``gamma``."""
+        return {float(k): v for k, v in self.long_tail["minimizer_check"].items()}[float(gamma)]
 
 
 def _find(rows, model, gamma, mapping):
@@ -77,127 +167,120 @@ def _calibration_rows(rows, model, gamma):
     return out
 
 
-def planned_units(config: dict) -> int:
-    """How many ``progress`` calls :func:`run` makes with ``config``."""
-    return 1 + len(config["gammas"])
+def planned_units(config: Mapping[str, Any]) -> int:
+    """How many ``progress`` calls :func:`run` makes with ``config``: one per trained model
+    (the cross-entropy model, then one focal model per gamma), made by
+    ``long_tail.run_long_tail_experiment`` which :func:`compute` calls."""
+    return 1 + len(config_from_dict(RealDataConfig, config, ID).gammas)
 
 
-def run(config: dict | None = None, progress: Progress | None = None) -> ExperimentResult:
-    """Run experiment 4 and return its claims, tables and figures.
+def compute(cfg: RealDataConfig, progress: Progress) -> RealDataData:
+    """Train and evaluate the models (:func:`planned_units` ``progress`` calls).
 
-    Parameters
-    ----------
-    config : dict, optional
-        As returned by :func:`default_config`.
-    progress : callable, optional
-        ``progress(advance, description)``, called after each trained model.
-
-    Returns
-    -------
-    ExperimentResult
+    Needs torch and scikit-learn; call it inside ``torch_threads(1)`` for the suite's
+    single-thread numbers.
     """
-    import torch
-
-    from .._minimizer import recover
-    from ..calibration import reliability_diagram
     from .long_tail import run_long_tail_experiment
 
-    cfg, progress, draw = prepare_run(config, default_config, progress)
-    torch.set_num_threads(1)
-    gammas = [float(g) for g in cfg["gammas"]]
     out = run_long_tail_experiment(
-        gammas=tuple(gammas),
-        seed=int(cfg["seed"]),
-        quick=bool(cfg["quick"]),
-        imbalance_ratio=float(cfg["imbalance_ratio"]),
-        epochs=cfg.get("epochs"),
-        augment=bool(cfg.get("augment", True)),
+        gammas=cfg.gammas,
+        seed=cfg.seed,
+        quick=cfg.quick,
+        imbalance_ratio=cfg.imbalance_ratio,
+        epochs=cfg.epochs,
+        augment=cfg.augment,
         progress=progress,
     )
-    rows = out["rows"]
-    check = {float(k): v for k, v in out["minimizer_check"].items()}
-    ce_raw = _find(rows, "cross-entropy", 0.0, "raw")
+    return RealDataData(cfg, out)
 
-    claims: list[Claim] = []
-    notes: list[str] = []
-    pred_rows = []
-    cal_rows = _calibration_rows(rows, "cross-entropy", 0.0)
-    fitted = out["fitted"]
-    fit_rows = []
-    for g in gammas:
-        c = check[g]
-        pred = c["tv_focal_vs_minimizer_of_ce"] / c["tv_focal_vs_ce"]
-        rec = c["tv_recovered_vs_ce"] / c["tv_focal_vs_ce"]
-        pred_rows.append(
-            [
-                g,
-                c["tv_focal_vs_ce"],
-                c["tv_focal_vs_minimizer_of_ce"],
-                c["tv_recovered_vs_ce"],
-                pred,
-                rec,
-            ]
-        )
+
+def _prediction_ratios(data: RealDataData, g: float) -> tuple[float, float]:
+    """``(prediction ratio, recovery ratio)`` of the focal model at ``g``."""
+    c = data.check(g)
+    return (
+        c["tv_focal_vs_minimizer_of_ce"] / c["tv_focal_vs_ce"],
+        c["tv_recovered_vs_ce"] / c["tv_focal_vs_ce"],
+    )
+
+
+def _gamma_claims(data: RealDataData, g: float) -> list[Claim]:
+    """The claims of the focal model at ``g``: theory prediction, recovery, calibration."""
+    pred, rec = _prediction_ratios(data, g)
+    raw, rc = data.row("focal", g, "raw"), data.row("focal", g, "recover")
+    both = data.row("focal", g, "recover+temperature")
+    claims = [
+        Claim.less(
+            f"4.minimizer_predicts.g{g:g}",
+            f"γ = {g:g}: minimizer(P_ce, γ) predicts the focal model's probabilities better "
+            "than the cross-entropy probabilities P_ce themselves.",
+            "TV(focal, minimizer(P_ce)) / TV(focal, P_ce), test split",
+            pred,
+            PREDICT_RATIO,
+        ),
+        Claim.less(
+            f"4.recover_matches_ce.g{g:g}",
+            f"γ = {g:g}: recover(focal probabilities) lands near the cross-entropy "
+            "probabilities (both estimate P).",
+            "TV(recover(focal), P_ce) / TV(focal, P_ce), test split",
+            rec,
+            RECOVER_RATIO,
+        ),
+    ]
+    if g >= 2:
         claims.append(
             Claim.less(
-                f"4.minimizer_predicts.g{g:g}",
-                f"γ = {g:g}: minimizer(P_ce, γ) predicts the focal model's probabilities better "
-                "than the cross-entropy probabilities P_ce themselves.",
-                "TV(focal, minimizer(P_ce)) / TV(focal, P_ce), test split",
-                pred,
-                PREDICT_RATIO,
+                f"4.ece_recover.g{g:g}",
+                # the network is itself over-confident (cross-entropy needs
+                # T ~ 1.3), so recover alone removes only part of the
+                # miscalibration: 0.63 (quick) and 0.83 (full) at gamma = 2
+                f"γ = {g:g}: recover reduces the focal model's calibration error "
+                "(ECE) by at least 10%.",
+                "ECE(recover) / ECE(raw), test split",
+                rc["ece"] / raw["ece"],
+                ECE_RATIO,
             )
         )
-        claims.append(
-            Claim.less(
-                f"4.recover_matches_ce.g{g:g}",
-                f"γ = {g:g}: recover(focal probabilities) lands near the cross-entropy "
-                "probabilities (both estimate P).",
-                "TV(recover(focal), P_ce) / TV(focal, P_ce), test split",
-                rec,
-                RECOVER_RATIO,
-            )
+    claims.append(
+        Claim.less(
+            f"4.calibrated.g{g:g}",
+            f"γ = {g:g}: recover followed by temperature scaling improves both ECE and NLL "
+            "of the focal model.",
+            "max(ECE ratio, NLL ratio) after/before",
+            max(both["ece"] / raw["ece"], both["nll"] / raw["nll"]),
+            1.0,
         )
-        raw = _find(rows, "focal", g, "raw")
-        rc = _find(rows, "focal", g, "recover")
-        both = _find(rows, "focal", g, "recover+temperature")
-        cal_rows += _calibration_rows(rows, "focal", g)
-        f = fitted.get(g, fitted.get(str(g), {}))
-        if f:
-            fit_rows.append(
-                [g, f.get("temperature"), f.get("temperature_after_recover"), f.get("gamma_auto")]
-            )
-        if g >= 2:
-            claims.append(
-                Claim.less(
-                    f"4.ece_recover.g{g:g}",
-                    # the network is itself over-confident (cross-entropy needs
-                    # T ~ 1.3), so recover alone removes only part of the
-                    # miscalibration: 0.63 (quick) and 0.83 (full) at gamma = 2
-                    f"γ = {g:g}: recover reduces the focal model's calibration error "
-                    "(ECE) by at least 10%.",
-                    "ECE(recover) / ECE(raw), test split",
-                    rc["ece"] / raw["ece"],
-                    0.9,
-                )
-            )
-        claims.append(
-            Claim.less(
-                f"4.calibrated.g{g:g}",
-                f"γ = {g:g}: recover followed by temperature scaling improves both ECE and NLL "
-                "of the focal model.",
-                "max(ECE ratio, NLL ratio) after/before",
-                max(both["ece"] / raw["ece"], both["nll"] / raw["nll"]),
-                1.0,
-            )
+    )
+    return claims
+
+
+def make_claims(data: RealDataData) -> list[Claim]:
+    """Per gamma the claims of :func:`_gamma_claims`, then the argmax claim."""
+    claims = [c for g in data.cfg.gammas for c in _gamma_claims(data, g)]
+    claims.append(
+        Claim.greater(
+            "4.argmax",
+            "Every recalibration map keeps every test prediction (recover is order preserving).",
+            "1 if all argmax predictions are unchanged, else 0",
+            1.0 if data.long_tail["argmax_preserved"] else 0.0,
+            0.5,
         )
+    )
+    return claims
+
+
+def make_notes(data: RealDataData) -> list[str]:
+    """Observations that are not claims: where recover alone did not lower ECE or NLL."""
+    notes = []
+    for g in data.cfg.gammas:
+        raw, rc = data.row("focal", g, "raw"), data.row("focal", g, "recover")
+        both = data.row("focal", g, "recover+temperature")
         if rc["ece"] >= raw["ece"]:
             notes.append(
                 f"γ = {g:g}: recover alone did not lower the ECE ({raw['ece']:.4f} → "
                 f"{rc['ece']:.4f}); this model's raw probabilities are nearly calibrated "
                 "because the finite-sample over-confidence of the network offsets the focal "
                 "under-confidence (the cross-entropy model is itself over-confident, "
-                f"fitted temperature {out['fitted']['ce']['temperature']:.2f})."
+                f"fitted temperature {data.long_tail['fitted']['ce']['temperature']:.2f})."
             )
         if rc["nll"] >= raw["nll"]:
             notes.append(
@@ -205,19 +288,109 @@ def run(config: dict | None = None, progress: Progress | None = None) -> Experim
                 f"{rc['nll']:.4f}); with temperature scaling on top it does "
                 f"({both['nll']:.4f})."
             )
-    claims.append(
-        Claim.greater(
-            "4.argmax",
-            "Every recalibration map keeps every test prediction (recover is order preserving).",
-            "1 if all argmax predictions are unchanged, else 0",
-            1.0 if out["argmax_preserved"] else 0.0,
-            0.5,
-        )
-    )
+    return notes
 
+
+def _prediction_rows(data: RealDataData) -> list[list[float]]:
+    rows = []
+    for g in data.cfg.gammas:
+        c = data.check(g)
+        rows.append(
+            [
+                g,
+                c["tv_focal_vs_ce"],
+                c["tv_focal_vs_minimizer_of_ce"],
+                c["tv_recovered_vs_ce"],
+                *_prediction_ratios(data, g),
+            ]
+        )
+    return rows
+
+
+def _fit_rows(data: RealDataData) -> list[list[Any]]:
+    fitted = data.long_tail["fitted"]
+    rows = []
+    for g in data.cfg.gammas:
+        f = fitted.get(g, fitted.get(str(g), {}))
+        if f:
+            rows.append(
+                [g, f.get("temperature"), f.get("temperature_after_recover"), f.get("gamma_auto")]
+            )
+    return rows
+
+
+def make_tables(data: RealDataData) -> list[Table]:
+    """Theory prediction, calibration per map and (when present) the fitted parameters."""
+    cal_rows = _calibration_rows(data.rows, "cross-entropy", 0.0)
+    for g in data.cfg.gammas:
+        cal_rows += _calibration_rows(data.rows, "focal", g)
+    tables = [
+        Table(
+            "Predicting the focal model from the cross-entropy model (mean TV, test split)",
+            [
+                "γ",
+                "TV(focal, P_ce)",
+                "TV(focal, minimizer(P_ce))",
+                "TV(recover(focal), P_ce)",
+                "prediction ratio",
+                "recovery ratio",
+            ],
+            _prediction_rows(data),
+        ),
+        Table(
+            "Calibration on the test split (temperature: temperature scaling alone; "
+            'recover(auto): recover with γ fitted on the validation split, gamma="auto")',
+            ["model", "γ", "map", "accuracy", "ECE", "NLL"],
+            cal_rows,
+        ),
+    ]
+    fit_rows = _fit_rows(data)
+    if fit_rows:
+        columns = [
+            "training γ",
+            "T, temperature alone",
+            "T after recover",
+            'γ fitted by gamma="auto"',
+        ]
+        tables.append(
+            Table("Fitted recalibration parameters (validation split)", columns, fit_rows)
+        )
+    return tables
+
+
+def _captions(data: RealDataData) -> dict[str, str]:
+    """The caption of each figure of :func:`make_figures`."""
+    g_show = max(data.cfg.gammas)
+    return {
+        "real_data_summary.png": (
+            "Left: distance between the focal model's test probabilities and the CE model's "
+            "(grey), the theory's prediction minimizer(P_ce) (blue), and the distance after "
+            "mapping the focal probabilities back with recover (green). Right: ECE of the focal "
+            "probabilities raw, after recover and after recover + temperature scaling."
+        ),
+        "real_data_reliability.png": (
+            f"Top-label reliability diagrams: the focal model (γ = {g_show:g}) is under-confident "
+            "(bars above the diagonal); recover removes this, leaving the over-confidence that "
+            "the cross-entropy model has as well (bars below the diagonal), which temperature "
+            "scaling then corrects."
+        ),
+    }
+
+
+def make_figures(data: RealDataData) -> tuple[dict[str, bytes], dict[str, str]]:
+    """The figures (only called when figures are requested; imports matplotlib) and captions."""
     plt = pyplot()
-    figures: dict[str, bytes] = {}
-    captions: dict[str, str] = {}
+    figures = {
+        "real_data_summary.png": _summary_figure(data, plt),
+        "real_data_reliability.png": _reliability_figure(data, plt),
+    }
+    return figures, _captions(data)
+
+
+def _summary_figure(data: RealDataData, plt: Any) -> bytes:
+    """TV bars (theory prediction) and ECE bars (calibration maps) per gamma."""
+    gammas = data.cfg.gammas
+    pred_rows = _prediction_rows(data)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     x = np.arange(len(gammas))
     w = 0.27
@@ -237,50 +410,82 @@ def run(config: dict | None = None, progress: Progress | None = None) -> Experim
     for j, (mp, color) in enumerate(zip(maps, colors, strict=True)):
         axes[1].bar(
             x + (j - 1) * w,
-            [_find(rows, "focal", g, mp)["ece"] for g in gammas],
+            [data.row("focal", g, mp)["ece"] for g in gammas],
             w,
             label=f"focal, {mp}",
             color=color,
         )
-    axes[1].axhline(ce_raw["ece"], color="k", ls="--", lw=1, label="cross-entropy, raw")
+    ce_ece = data.row("cross-entropy", 0.0, "raw")["ece"]
+    axes[1].axhline(ce_ece, color="k", ls="--", lw=1, label="cross-entropy, raw")
     axes[1].set_xticks(x, [f"γ={g:g}" for g in gammas])
     axes[1].set_ylabel("expected calibration error (15 bins)")
     axes[1].set_title("Calibration before and after recover")
     axes[1].legend(fontsize=8)
     fig.suptitle("Long-tailed digits (imbalance ratio 100): cross-entropy vs focal MLPs")
-    if draw:
-        figures["real_data_summary.png"] = fig_to_png(fig)
-    captions["real_data_summary.png"] = (
-        "Left: distance between the focal model's test probabilities and the CE model's "
-        "(grey), the theory's prediction minimizer(P_ce) (blue), and the distance after "
-        "mapping the focal probabilities back with recover (green). Right: ECE of the focal "
-        "probabilities raw, after recover and after recover + temperature scaling."
-    )
+    return fig_to_png(fig)
 
-    g_show = max(gammas)
-    labels = np.asarray(out["labels"])
+
+def _reliability_figure(data: RealDataData, plt: Any) -> bytes:
+    """Reliability diagrams of the CE model and the focal model (largest gamma) raw/recover."""
+    from .._minimizer import recover
+    from ..calibration import reliability_diagram
+
+    g_show = max(data.cfg.gammas)
+    probs = data.long_tail["probs"]
+    labels = np.asarray(data.long_tail["labels"])
     fig, axes = plt.subplots(1, 3, figsize=(13, 4.2), sharey=True)
     panels = [
-        ("cross-entropy", out["probs"]["ce"]),
-        (f"focal γ={g_show:g}, raw", out["probs"][g_show]),
-        (f"focal γ={g_show:g}, recover", recover(out["probs"][g_show], g_show)),
+        ("cross-entropy", probs["ce"]),
+        (f"focal γ={g_show:g}, raw", probs[g_show]),
+        (f"focal γ={g_show:g}, recover", recover(probs[g_show], g_show)),
     ]
-    for ax, (title, probs) in zip(axes, panels, strict=True):
-        reliability_diagram(probs, labels, ax=ax, label=title, title=title)
+    for ax, (title, p) in zip(axes, panels, strict=True):
+        reliability_diagram(p, labels, ax=ax, label=title, title=title)
     fig.suptitle("Reliability diagrams on the long-tailed test split")
-    if draw:
-        figures["real_data_reliability.png"] = fig_to_png(fig)
-    captions["real_data_reliability.png"] = (
-        f"Top-label reliability diagrams: the focal model (γ = {g_show:g}) is under-confident "
-        "(bars above the diagonal); recover removes this, leaving the over-confidence that "
-        "the cross-entropy model has as well (bars below the diagonal), which temperature "
-        "scaling then corrects."
+    return fig_to_png(fig)
+
+
+def _method_text(data: RealDataData) -> str:
+    counts, lt_cfg = data.long_tail["counts"], data.long_tail["config"]
+    return (
+        f"{lt_cfg['dataset']}, imbalance ratio {lt_cfg['imbalance_ratio']:g} "
+        f"(train class counts {counts['train']}); MLP trained for {lt_cfg['epochs']} "
+        "epochs with cross-entropy and with focalentropy.torch.focal_loss for "
+        f"γ ∈ {{{', '.join(f'{g:g}' for g in data.cfg.gammas)}}} "
+        "(focalentropy.experiments.long_tail.run_long_tail_experiment); calibration maps "
+        f"fitted on a validation split, metrics on a test split ({sum(counts['test'])} "
+        f"samples). Pass: TV ratio < {PREDICT_RATIO} (prediction) and < {RECOVER_RATIO} "
+        "(recovery); ECE and NLL lower after recover + temperature."
     )
 
-    counts = out["counts"]
-    lt_cfg = out["config"]
+
+def run(
+    config: Mapping[str, Any] | None = None, progress: Progress | None = None
+) -> ExperimentResult:
+    """Run experiment 4 and return its claims, tables and figures.
+
+    Parameters
+    ----------
+    config : dict, optional
+        As returned by :func:`default_config` (missing keys take the quick defaults;
+        an unknown key raises ``ValueError``).
+    progress : callable, optional
+        ``progress(advance, description)``, called after each trained model
+        (:func:`planned_units` calls).
+
+    Returns
+    -------
+    ExperimentResult
+        Figures (and the matplotlib import) only when ``config["figures"]`` is true.
+        Training uses one torch thread; the caller's thread count is restored.
+    """
+    raw, progress, _ = prepare_run(config, default_config, progress)
+    cfg = config_from_dict(RealDataConfig, raw, ID)
+    with torch_threads(1):
+        data = compute(cfg, progress)
+    figures, captions = make_figures(data) if cfg.figures else ({}, {})
     return ExperimentResult(
-        id="real_data",
+        id=ID,
         number=4,
         title="Real data: long-tailed digits, CE vs focal, and recalibration",
         claim=(
@@ -288,55 +493,15 @@ def run(config: dict | None = None, progress: Progress | None = None) -> Experim
             "the theory from the cross-entropy model's (minimizer(P_ce, γ)), and the inverse "
             "map recover turns them back into calibrated class probabilities."
         ),
-        method=(
-            f"{lt_cfg['dataset']}, imbalance ratio {lt_cfg['imbalance_ratio']:g} "
-            f"(train class counts {counts['train']}); MLP trained for {lt_cfg['epochs']} "
-            "epochs with cross-entropy and with focalentropy.torch.focal_loss for "
-            f"γ ∈ {{{', '.join(f'{g:g}' for g in gammas)}}} "
-            "(focalentropy.experiments.long_tail.run_long_tail_experiment); calibration maps "
-            f"fitted on a validation split, metrics on a test split ({sum(counts['test'])} "
-            f"samples). Pass: TV ratio < {PREDICT_RATIO} (prediction) and < {RECOVER_RATIO} "
-            "(recovery); ECE and NLL lower after recover + temperature."
-        ),
-        claims=claims,
-        tables=[
-            Table(
-                "Predicting the focal model from the cross-entropy model (mean TV, test split)",
-                [
-                    "γ",
-                    "TV(focal, P_ce)",
-                    "TV(focal, minimizer(P_ce))",
-                    "TV(recover(focal), P_ce)",
-                    "prediction ratio",
-                    "recovery ratio",
-                ],
-                pred_rows,
-            ),
-            Table(
-                "Calibration on the test split (temperature: temperature scaling alone; "
-                'recover(auto): recover with γ fitted on the validation split, gamma="auto")',
-                ["model", "γ", "map", "accuracy", "ECE", "NLL"],
-                cal_rows,
-            ),
-            *(
-                [
-                    Table(
-                        "Fitted recalibration parameters (validation split)",
-                        [
-                            "training γ",
-                            "T, temperature alone",
-                            "T after recover",
-                            'γ fitted by gamma="auto"',
-                        ],
-                        fit_rows,
-                    )
-                ]
-                if fit_rows
-                else []
-            ),
-        ],
+        method=_method_text(data),
+        claims=make_claims(data),
+        tables=make_tables(data),
         figures=figures,
         captions=captions,
-        config={**cfg, "long_tail": lt_cfg, "fitted": out["fitted"]},
-        notes=notes,
+        config={
+            **config_to_dict(cfg),
+            "long_tail": data.long_tail["config"],
+            "fitted": data.long_tail["fitted"],
+        },
+        notes=make_notes(data),
     )

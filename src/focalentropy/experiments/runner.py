@@ -114,11 +114,11 @@ def run_experiment(name: str, config: dict, progress=None) -> ExperimentResult:
     try:
         result = module.run(config, progress=progress)
     except Exception:  # reported, not raised: the other experiments still run
-        number = EXPERIMENTS.index(name) + 1
+        number, title = _identity(module, name)
         result = ExperimentResult(
             id=name,
             number=number,
-            title=f"{name} (crashed)",
+            title=f"{title} (crashed)",
             claim=(module.__doc__ or "").strip().splitlines()[0],
             claims=[
                 Claim(
@@ -135,6 +135,16 @@ def run_experiment(name: str, config: dict, progress=None) -> ExperimentResult:
         )
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _identity(module: Any, name: str) -> tuple[int, str]:
+    """``(number, title)`` an experiment module declares (``NUMBER``, ``TITLE``).
+
+    A module that does not declare them gets its position in :data:`EXPERIMENTS`
+    and its id.
+    """
+    number = int(getattr(module, "NUMBER", EXPERIMENTS.index(name) + 1))
+    return number, str(getattr(module, "TITLE", name))
 
 
 def _run_in_worker(name: str, config: dict) -> ExperimentResult:
@@ -189,13 +199,12 @@ def run_suite(
             progress(name, advance, description)
 
     if backend != "dask" and (jobs == 1 or len(names) == 1):
-        results = []
-        for name in names:
-            res = run_experiment(
+        return [
+            run_experiment(
                 name, configs[name], progress=lambda a=1.0, d="", _n=name: report(_n, a, d)
             )
-            results.append(res)
-        return results
+            for name in names
+        ]
 
     from joblib import Parallel, delayed, parallel_config
 
