@@ -22,7 +22,11 @@ from _torch_cases import (  # noqa: E402
 )
 from focalentropy.torch import FocalLoss, SigmoidFocalLoss, focal_loss, sigmoid_focal_loss  # noqa: E402
 from focalentropy.torch._functional import _per_sample_gamma  # noqa: E402
-from focalentropy.torch._softmax import SoftmaxFocal, per_sample_traceable  # noqa: E402
+from focalentropy.torch._softmax import (  # noqa: E402
+    CompiledSoftmaxFocal,
+    SoftmaxFocal,
+    per_sample_traceable,
+)
 from focalentropy.torch._targets import softmax_targets  # noqa: E402
 
 GAMMAS = (0.1, 0.5, 1.0, 2.0, 5.0)
@@ -265,6 +269,99 @@ class TestTwoPathsAgree:
             (g_t,) = torch.autograd.grad(trace.sum(), z)
             torch.testing.assert_close(eager, trace, rtol=1e-12, atol=1e-300)
             torch.testing.assert_close(g_e, g_t, rtol=1e-12, atol=1e-15)
+
+
+def _edge_logits(shape, dtype, seed=0):
+    """Random logits with saturated rows (gaps 60 and 800), a row whose other classes
+    are all -inf and a row with a -inf non-target logit; class indices."""
+    gen = torch.Generator().manual_seed(seed)
+    z = torch.randn(shape, dtype=dtype, generator=gen) * 3
+    y = torch.randint(0, shape[1], (shape[0], *shape[2:]), generator=gen)
+    rows = z.movedim(1, -1).reshape(-1, shape[1])  # a copy: written back below
+    flat_y = y.reshape(-1)
+    rows[0, flat_y[0]] += 60.0
+    rows[1, flat_y[1]] += 800.0
+    rows[2, (flat_y[2] + 1) % shape[1]] += 800.0  # the target far below another class
+    rows[3] = -math.inf
+    rows[3, flat_y[3]] = 1.5
+    rows[4, (flat_y[4] + 1) % shape[1]] = -math.inf
+    moved = rows.reshape(shape[0], *shape[2:], shape[1]).movedim(-1, 1)
+    return moved.contiguous(), y
+
+
+class TestCompiledKernelAgrees:
+    """CompiledSoftmaxFocal (what torch.compile runs for class indices) against the
+    traceable formula: values, gradients and the double-backward fallback."""
+
+    @pytest.mark.parametrize("shape", [(40, 2), (64, 10), (48, 33), (8, 21, 3, 4)])
+    @pytest.mark.parametrize("gamma", [0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 2.5, 7.0])
+    def test_float64_values_and_gradients(self, shape, gamma):
+        z, y = _edge_logits(shape, torch.float64)
+        z.requires_grad_()
+        got = CompiledSoftmaxFocal.apply(z, y, gamma)[0]
+        ref = per_sample_traceable(z, gamma, y, None, None, None)
+        torch.testing.assert_close(got, ref, rtol=1e-12, atol=1e-300)
+        w = torch.rand(got.shape, dtype=z.dtype, generator=torch.Generator().manual_seed(1))
+        (g_got,) = torch.autograd.grad((got * w).sum(), z)
+        (g_ref,) = torch.autograd.grad((ref * w).sum(), z)
+        assert torch.isfinite(g_got).all()
+        # softmax entries of logits ~800 carry lse's absolute rounding (~800 eps)
+        torch.testing.assert_close(g_got, g_ref, rtol=1e-11, atol=1e-12)
+
+    @pytest.mark.parametrize("gamma", [0.1, 0.5, 2.0, 5.0])
+    def test_float32_finite_at_gaps_to_1e3(self, gamma):
+        z, y = _edge_logits((64, 10), torch.float32)
+        z.requires_grad_()
+        loss = CompiledSoftmaxFocal.apply(z, y, gamma)[0]
+        (grad,) = torch.autograd.grad(loss.sum(), z)
+        assert torch.isfinite(loss).all()
+        assert torch.isfinite(grad).all()
+        ref = per_sample_traceable(z.detach().double(), gamma, y, None, None, None)
+        torch.testing.assert_close(loss.double(), ref, rtol=2e-5, atol=1e-30)
+
+    def test_minus_inf_target_logit_gives_cross_entropy_gradient(self):
+        z = torch.tensor([[-math.inf, 0.0, 1.0]], dtype=torch.float64, requires_grad=True)
+        y = torch.tensor([0])
+        loss = CompiledSoftmaxFocal.apply(z, y, 2.0)[0]
+        (grad,) = torch.autograd.grad(loss.sum(), z)
+        assert loss.item() == math.inf
+        ce = torch.nn.functional.cross_entropy(z, y, reduction="sum")
+        (ref,) = torch.autograd.grad(ce, z)
+        torch.testing.assert_close(grad, ref)
+
+    def test_create_graph_outside_compile_is_exact(self):
+        """Its explicit backward uses saved per-row terms; with create_graph=True
+        it differentiates the traceable formula instead (Hessian-vector product)."""
+        z, y = _edge_logits((16, 5), torch.float64)
+        z = z.clamp(min=-50.0).requires_grad_()
+        v = torch.randn_like(z)
+        hv = []
+        for fn in (
+            lambda: CompiledSoftmaxFocal.apply(z, y, 2.0)[0].sum(),
+            lambda: per_sample_traceable(z, 2.0, y, None, None, None).sum(),
+        ):
+            (g,) = torch.autograd.grad(fn(), z, create_graph=True)
+            hv.append(torch.autograd.grad((g * v).sum(), z)[0])
+        torch.testing.assert_close(hv[0], hv[1], rtol=1e-10, atol=1e-12)
+
+    def test_compiled_focal_loss_runs_it(self):
+        """torch.compile takes this path for class indices and a number gamma (one
+        autograd.Function in the graph), and gives eager's values and gradients."""
+        graphs = []
+
+        def backend(gm, example_inputs):
+            graphs.append(gm.code)
+            return gm.forward
+
+        z, y = _edge_logits((32, 6), torch.float64)
+        z.requires_grad_()
+        fn = torch.compile(lambda z, y: focal_loss(z, y, 2.0), fullgraph=True, backend=backend)
+        value = fn(z, y)
+        (g_c,) = torch.autograd.grad(value, z)
+        (g_e,) = torch.autograd.grad(focal_loss(z, y, 2.0), z)
+        assert graphs[0].count("autograd_function_apply(") == 1
+        torch.testing.assert_close(value, focal_loss(z, y, 2.0), rtol=1e-12, atol=0)
+        torch.testing.assert_close(g_c, g_e, rtol=1e-11, atol=1e-12)
 
 
 # ---------------------------------------------------------------------------

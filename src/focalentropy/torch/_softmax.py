@@ -103,6 +103,98 @@ def _traced_log_odds(z: Tensor, index: Tensor) -> Tensor:
     return torch.log(others.clamp(min=torch.finfo(z.dtype).tiny)) + m - z_y
 
 
+#: up to this many classes (2-D inputs) the target's ``exp(z_y - m)`` is a masked sum
+#: in the reduction pass (fused, no per-row exp); above it, or for K-dimensional
+#: inputs (where the extra reduction made inductor store ``exp(z - m)``), one exp per row
+_FUSED_TARGET_EXP_CLASSES = 32
+
+
+def _compiled_row_terms(z: Tensor, index: Tensor, gamma):
+    """Per-row ``loss``, ``lse``, ``G`` and ``r = 1 - p`` (N, 1, *) for compiled code.
+
+    The terms of :func:`focal_of_log_odds` from the pieces of one reduction
+    pass: with ``m`` the row max, ``o = sum_{c != y} exp(z_c - m)`` and
+    ``e_y = exp(z_y - m)``, ``e = min(o, e_y) / max(o, e_y) = exp(-|log_x|)``
+    needs no exp. ``-log p = max(log_x, 0) + log1p(e)``, ``r = 1/(1+e)`` or
+    ``e/(1+e)``, ``(1-p)^gamma = r**gamma`` for a small integer ``gamma`` (a
+    product after compilation) and ``exp(-gamma (-log r))`` otherwise, and
+    ``G = (1-p)^gamma (1 + gamma v)`` with ``v = p (-log p)/(1-p)`` (``-log p
+    * e`` or ``log1p(e)/e``). ``lse = logsumexp(z) = max(log o + m, z_y) +
+    log1p(e)`` is finite whenever one logit is. ``G`` is None for
+    ``gamma = 0``.
+    """
+    fi = torch.finfo(z.dtype)
+    m = z.detach().amax(1, keepdim=True)
+    hit = _class_ids(z) == index
+    ez = torch.exp(z - m)
+    others = ez.masked_fill(hit, 0.0).sum(1, keepdim=True)
+    z_y = torch.where(hit, z, 0.0).sum(1, keepdim=True)
+    if z.dim() == 2 and z.shape[1] <= _FUSED_TARGET_EXP_CLASSES:
+        e_y = torch.where(hit, ez, 0.0).sum(1, keepdim=True)
+    else:
+        e_y = torch.exp(z_y - m)
+    lse_others = torch.log(others.clamp(min=fi.tiny)) + m
+    log_x = (lse_others - z_y).clamp(max=fi.max)  # +inf only for a -inf target logit
+    positive = log_x > 0
+    e = torch.minimum(others, e_y) / torch.maximum(others, e_y).clamp(min=fi.tiny)
+    s = torch.log1p(e)
+    nlp = torch.where(positive, log_x + s, s)
+    lse = torch.maximum(lse_others, z_y) + s
+    r = torch.where(positive, 1.0, e) / (1.0 + e)
+    loss = nlp
+    coef = None
+    if not _is_zero(gamma):
+        if float(gamma).is_integer() and 0 < gamma <= 4:
+            focus = r ** int(gamma)
+        else:
+            focus = torch.exp(torch.where(positive, s, s - log_x) * -gamma)
+        safe_e = torch.where(e == 0, 1.0, e)
+        v = torch.where(positive, nlp * e, torch.where(e == 0, 1.0, s / safe_e))
+        loss = focus * nlp
+        coef = focus * (1.0 + gamma * v)
+    loss = torch.where(z_y == -math.inf, math.inf, loss)
+    return loss, lse, coef, r
+
+
+class CompiledSoftmaxFocal(torch.autograd.Function):
+    """Per-sample focal loss of class indices for ``torch.compile``: explicit backward.
+
+    The backward is cross-entropy's, scaled per row: ``G(p) (softmax(z) -
+    onehot)`` with ``softmax = exp(z - lse)`` and the target entry ``-(1 -
+    p)`` exact, so the compiled backward is one pass over ``z``. The forward
+    saves three per-row vectors. Used only while compiling with a number
+    ``gamma`` (torch.compile has no double backward; should this backward
+    ever run with ``create_graph=True`` it differentiates
+    :func:`per_sample_traceable`). ``generate_vmap_rule`` lets ``vmap``
+    batch it.
+    """
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(z, index, gamma):
+        loss, lse, coef, r = _compiled_row_terms(z, index.unsqueeze(1), gamma)
+        return loss.squeeze(1), lse, coef, r
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        z, index, gamma = inputs
+        _, lse, coef, r = output
+        ctx.save_for_backward(z, index, lse, coef, r)
+        ctx.gamma = gamma
+        ctx.mark_non_differentiable(*(t for t in (lse, coef, r) if t is not None))
+
+    @staticmethod
+    def backward(ctx, grad, *unused):
+        z, index, lse, coef, r = ctx.saved_tensors
+        if torch.is_grad_enabled():  # create_graph=True outside a compiled graph
+            loss_fn = lambda: per_sample_traceable(z, ctx.gamma, index, None, None, None)  # noqa: E731
+            return differentiable_grads(loss_fn, [(0, z)], grad, 3)
+        a = grad.unsqueeze(1) if coef is None else coef * grad.unsqueeze(1)
+        hit = _class_ids(z) == index.unsqueeze(1)
+        return torch.where(hit, -r, torch.exp(z - lse)) * a, None, None
+
+
 def focal_of_log_odds(log_x: Tensor, gamma) -> Tensor:
     """``l(p) = (1-p)^gamma (-log p)`` from ``log_x = log((1-p)/p)``, smooth in ``log_x``.
 
@@ -409,6 +501,17 @@ def _differentiable_backward(ctx, grad, z, target, hard_scale, dense_w, row_scal
     return differentiable_grads(loss_fn, wanted, grad, 8)
 
 
+def compiled_index_path(z: Tensor, gamma, t: SoftmaxTargets) -> bool:
+    """Whether :class:`CompiledSoftmaxFocal` runs: compiling, class indices, a number gamma."""
+    return (
+        torch.compiler.is_compiling()
+        and t.index is not None
+        and t.dense_w is None
+        and not isinstance(gamma, Tensor)
+        and z.shape[1] > 1
+    )
+
+
 def softmax_focal(z: Tensor, gamma, targets: SoftmaxTargets, reduction: str, host: bool):
     """Reduced softmax focal loss of ``z`` (N, C, *) in its compute dtype.
 
@@ -419,7 +522,12 @@ def softmax_focal(z: Tensor, gamma, targets: SoftmaxTargets, reduction: str, hos
     t = targets
     traceable = tracing(z) or (isinstance(gamma, Tensor) and gamma.requires_grad)
     if traceable:
-        loss = per_sample_traceable(z, gamma, t.index, t.hard_scale, t.dense_w, t.row_scale)
+        if compiled_index_path(z, gamma, t):
+            loss = CompiledSoftmaxFocal.apply(z, t.index, gamma)[0]
+            if t.hard_scale is not None:
+                loss = _scaled(loss, t.hard_scale)
+        else:
+            loss = per_sample_traceable(z, gamma, t.index, t.hard_scale, t.dense_w, t.row_scale)
         if reduction == "none":
             return loss
         total = loss.sum()
