@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 import focalentropy as fe
+from _mp_reference import mp_binary, mp_minimizer
 from focalentropy.boosting import (
     focal_loss_from_raw,
     grad_hess,
@@ -479,6 +480,44 @@ def test_initial_score_is_the_best_constant():
         np.tile(s, (600, 1)), ym, 2.0, alpha=alpha, kind="softmax", sample_weight=w.repeat(2)[:600]
     )
     np.testing.assert_allclose(g.sum(0), 0.0, atol=1e-10 * np.abs(g).sum())
+
+
+def test_initial_score_against_mpmath():
+    """The best constant scores against the minimizer solved from scratch in mpmath."""
+    y = np.array([1.0, 0.0, 0.0, 0.0, 0.3, 1.0, 0.0])
+    w = np.array([1.0, 2.0, 0.5, 1.0, 3.0, 1.0, 1.0])
+    pos, neg = float((w * y).sum()), float((w * (1 - y)).sum())
+    for gamma, alpha in ((2.0, None), (0.5, 0.25), (5.0, 0.9)):
+        a = 0.5 if alpha is None else alpha
+        q, r, _ = mp_binary(a * pos, (1 - a) * neg, gamma)
+        expected = float(mp.log(q) - mp.log(r))
+        got = initial_score(y, gamma, alpha=alpha, sample_weight=w)
+        assert got == pytest.approx(expected, rel=1e-13, abs=1e-15)
+    labels = np.array([0, 2, 2, 1, 2, 0, 2])
+    alpha = np.array([1.0, 3.0, 0.5])
+    counts = np.bincount(labels, weights=w, minlength=3)
+    for gamma in (0.0, 2.0):
+        q_mp, _ = mp_minimizer(alpha * counts / counts.sum(), gamma)
+        expected = np.array([float(mp.log(v)) for v in q_mp])
+        got = initial_score(labels, gamma, alpha=alpha, kind="softmax", sample_weight=w)
+        np.testing.assert_allclose(got, expected, rtol=1e-13)
+
+
+def test_initial_score_checks_labels_and_num_class():
+    with pytest.raises(TypeError, match="`num_class` must be an integer, got float"):
+        initial_score([0, 1], 2.0, kind="softmax", num_class=2.0)
+    with pytest.raises(TypeError, match="`num_class` must be an integer, got bool"):
+        initial_score([0, 1], 2.0, kind="softmax", num_class=True)
+    with pytest.raises(ValueError, match="`num_class` must be >= 2, got 1"):
+        initial_score([0, 0], 2.0, kind="softmax")
+    with pytest.raises(ValueError, match="`y` must be one-dimensional"):
+        initial_score([[0, 1]], 2.0, kind="softmax")
+    with pytest.raises(ValueError, match="class 3 has no samples"):
+        initial_score([0, 1, 2], 2.0, kind="softmax", num_class=4)
+    with pytest.raises(ValueError, match=r"integer class labels in \[0, 2\); found 2.0 at index 2"):
+        initial_score([0, 1, 2], 2.0, kind="softmax", num_class=2)
+    with pytest.raises(ValueError, match=r"`y` must contain targets in \[0, 1\]"):
+        initial_score([0.5, 1.5], 2.0)
 
 
 # ---------------------------------------------------------------------------

@@ -1,21 +1,32 @@
-"""Optional compiled kernel (numba) for the minimizer's Newton iteration.
+"""Compiled kernels (numba) of the minimizer's Newton iteration, imported lazily.
 
 The NumPy implementation in ``_minimizer`` makes ~25 passes over a block per
-Newton step; this kernel fuses a whole row's iteration into one loop that
-keeps everything in registers and runs rows in parallel. It computes the same
-iteration as ``_minimizer._newton_block`` (tests compare both against the
-mpmath reference). numba is imported only when a large problem asks for it,
-so ``import focalentropy`` stays fast; without numba the NumPy path is used.
+Newton step; these kernels fuse a whole row's iteration into one loop that
+keeps everything in registers and run rows in parallel. They compute the
+same solution as ``_minimizer._newton_block`` (tests compare both against the
+mpmath reference).
+
+numba is a required dependency, but it is imported lazily: only when a large
+problem (``method="auto"``) or ``method="numba"`` asks for the kernel, so
+``import focalentropy`` stays fast. A numba that cannot be imported is an
+error (:class:`ImportError` naming the cause), not a silent fallback. The
+environment variable ``FOCALENTROPY_DISABLE_NUMBA`` (any non-empty value)
+opts out: ``method="auto"`` then always runs the NumPy solver and
+``method="numba"`` raises.
 """
 
 from __future__ import annotations
 
 import functools
 import os
+from types import ModuleType
 
 import numpy as np
 
-__all__ = ["kernel_available", "newton_rows", "table_rows"]
+__all__ = ["kernel_available", "kernel_disabled", "load_kernel", "newton_rows", "table_rows"]
+
+#: set (non-empty) to keep numba unloaded: the minimizer uses its NumPy solver
+DISABLE_ENV = "FOCALENTROPY_DISABLE_NUMBA"
 
 #: Interpolation table of ``q(y) = sigmoid(psi^{-1}(y))``: one polynomial of
 #: degree ``TABLE_DEGREE`` per interval of width ``TABLE_STEP`` (a power of 2,
@@ -34,30 +45,57 @@ TABLE_T_MAX = 0.5
 #: larger gammas (table too long) use the plain Newton kernel
 TABLE_MAX_GAMMA = 100.0
 
-_KERNEL = None
-_TRIED = False
+_KERNEL: ModuleType | None = None
+
+
+def kernel_disabled() -> bool:
+    """Whether ``FOCALENTROPY_DISABLE_NUMBA`` opts out of the compiled kernel (read per call)."""
+    return bool(os.environ.get(DISABLE_ENV))
 
 
 def kernel_available() -> bool:
-    """Whether the compiled kernel can be used (numba importable, not disabled)."""
-    return _get_kernel() is not None
+    """Whether the compiled kernel is used: True unless disabled by ``FOCALENTROPY_DISABLE_NUMBA``.
+
+    Loads the kernel module (imports numba) on the first call.
+
+    Raises
+    ------
+    ImportError
+        If numba (a required dependency) cannot be imported: the message
+        names the cause and the opt-out.
+    """
+    if kernel_disabled():
+        return False
+    load_kernel()
+    return True
 
 
-def _get_kernel():
-    global _KERNEL, _TRIED
-    if _TRIED:
-        return _KERNEL
-    _TRIED = True
-    if os.environ.get("FOCALENTROPY_DISABLE_NUMBA"):
-        return None
-    try:
-        _KERNEL = _load_kernels()
-    except ImportError:
-        _KERNEL = None
+def load_kernel() -> ModuleType:
+    """The kernel module, imported on first use.
+
+    Raises ``ImportError`` when the kernel is disabled (the message names the
+    variable) or numba fails to import (the message names the cause).
+    """
+    global _KERNEL
+    if kernel_disabled():
+        # ImportError, as before numba became a hard dependency
+        raise ImportError(
+            f"the numba kernel is disabled by the environment variable {DISABLE_ENV}; "
+            'unset it, or use method="numpy"'
+        )
+    if _KERNEL is None:
+        try:
+            _KERNEL = _load_kernels()
+        except ImportError as exc:
+            raise ImportError(
+                "focalentropy's compiled minimizer kernel needs numba (a required dependency, "
+                f"numba>=0.60), which failed to import: {exc}. Reinstall numba, or set "
+                f"{DISABLE_ENV}=1 to use the NumPy solver"
+            ) from exc
     return _KERNEL
 
 
-def _load_kernels():
+def _load_kernels() -> ModuleType:
     """Import the numba kernels (they compile on first call, cached on disk)."""
     from . import _numba_kernels
 
@@ -99,7 +137,7 @@ def _node_logits(y: np.ndarray, g: float) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=16)
-def inverse_table(g: float):
+def inverse_table(g: float) -> tuple[np.ndarray, float, float]:
     """Piecewise-polynomial table of ``q(y)``, the ``q`` with ``log phi(q) = y``.
 
     Returns ``(coef, y_lo, y_hi)``: ``coef[j]`` (monomial coefficients in
@@ -130,14 +168,16 @@ def inverse_table(g: float):
     return coef, y_lo, y_hi
 
 
-def table_rows(w: np.ndarray, g: float, maxiter: int, tol: float = 1e-10):
+def table_rows(
+    w: np.ndarray, g: float, maxiter: int, tol: float = 1e-10
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Minimizer rows by Newton's method on ``ell`` with the table of ``q(y)``.
 
     For ``0 < g <= TABLE_MAX_GAMMA``; same contract as :func:`newton_rows`.
     """
     from ._logit import psi as _psi
 
-    kernel = _get_kernel()
+    kernel = load_kernel()
     w = np.ascontiguousarray(w)
     coef, y_lo, y_hi = inverse_table(float(g))
     with np.errstate(divide="ignore"):
@@ -154,13 +194,15 @@ def table_rows(w: np.ndarray, g: float, maxiter: int, tol: float = 1e-10):
     return q, lam, ok
 
 
-def newton_rows(w: np.ndarray, g: float, maxiter: int, tol: float = 1e-9):
+def newton_rows(
+    w: np.ndarray, g: float, maxiter: int, tol: float = 1e-9
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Run the fused Newton iteration on rows of ``w`` (N, K), each with >= 2 positives.
 
     Returns ``(q, lam, ok)``; rows with ``ok == False`` must be finished by
     the bracketed NumPy solver.
     """
-    kernel = _get_kernel()
+    kernel = load_kernel()
     n = w.shape[0]
     q = np.empty_like(w)
     lam = np.empty(n)

@@ -22,7 +22,10 @@ decades) are finished by a bracketed safeguarded Newton iteration on
 
 from __future__ import annotations
 
+from typing import Literal, overload
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._kernels import TABLE_MAX_GAMMA
 from ._logit import (
@@ -198,17 +201,22 @@ def _bracketed_block(w: np.ndarray, g: float):
 
 
 def _use_kernel(n_elements: int, method: str) -> bool:
+    """Whether to run the compiled kernel; loads it (imports numba) when it is chosen.
+
+    ``"numba"`` always (an ``ImportError`` if it cannot load or is disabled by
+    ``FOCALENTROPY_DISABLE_NUMBA``), ``"auto"`` for problems of at least
+    ``_KERNEL_MIN_ELEMENTS`` entries unless disabled.
+    """
     if method == "numpy":
         return False
-    from ._kernels import kernel_available
+    from ._kernels import kernel_disabled, load_kernel
 
-    if method == "numba":
-        if not kernel_available():
-            raise ImportError('method="numba" needs the numba package')
-        return True
-    # compiling costs ~1 s once per process (cached on disk afterwards); only
-    # worth it for large problems
-    return n_elements >= _KERNEL_MIN_ELEMENTS and kernel_available()
+    if method == "auto" and (n_elements < _KERNEL_MIN_ELEMENTS or kernel_disabled()):
+        # loading costs ~1 s once per process (compiled code cached on disk):
+        # only worth it for large problems
+        return False
+    load_kernel()
+    return True
 
 
 def _finish_rows(w: np.ndarray, g: float, ok: np.ndarray, rows: np.ndarray):
@@ -284,9 +292,46 @@ def _as_rows(arr: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
     return arr.reshape(-1, arr.shape[-1]), lead
 
 
+Kind = Literal["softmax", "sigmoid"]
+Method = Literal["auto", "numpy", "numba"]
+
+
+@overload
 def minimizer(
-    p, gamma, *, alpha=None, axis=-1, kind="softmax", return_multiplier=False, method="auto"
-):
+    p: ArrayLike,
+    gamma: float,
+    *,
+    alpha: ArrayLike | None = ...,
+    axis: int = ...,
+    kind: Kind = ...,
+    return_multiplier: Literal[False] = ...,
+    method: Method = ...,
+) -> np.ndarray: ...
+
+
+@overload
+def minimizer(
+    p: ArrayLike,
+    gamma: float,
+    *,
+    alpha: ArrayLike | None = ...,
+    axis: int = ...,
+    kind: Kind = ...,
+    return_multiplier: Literal[True],
+    method: Method = ...,
+) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+def minimizer(
+    p: ArrayLike,
+    gamma: float,
+    *,
+    alpha: ArrayLike | None = None,
+    axis: int = -1,
+    kind: Kind = "softmax",
+    return_multiplier: bool = False,
+    method: Method = "auto",
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     r"""The distribution minimizing the focal cross-entropy, ``Q* = argmin_Q H_gamma(P, Q)``.
 
     For ``kind="softmax"`` (multi-class focal loss), with weights
@@ -325,11 +370,14 @@ def minimizer(
         ``gamma = 0``.
     method : {"auto", "numpy", "numba"}, optional
         Softmax solver. ``"numpy"``: blocked NumPy Newton iteration (no
-        compilation). ``"numba"``: the compiled parallel kernel (needs numba;
-        the first call in a new environment compiles it, ~5-10 s, cached on
-        disk for later processes). ``"auto"`` (default): numba for arrays of
-        at least 10^6 entries when numba is installed, NumPy otherwise. All
-        three agree to ~1e-15 relative. Ignored for ``kind="sigmoid"``.
+        compilation). ``"numba"``: the compiled parallel kernel (numba is
+        imported lazily, on first use; the first call in a new environment
+        compiles the kernel, ~5-10 s, cached on disk for later processes).
+        ``"auto"`` (default): numba for arrays of at least 10^6 entries,
+        NumPy otherwise. All three agree to ~1e-15 relative. Setting the
+        environment variable ``FOCALENTROPY_DISABLE_NUMBA`` (non-empty) keeps
+        ``"auto"`` on NumPy and makes ``"numba"`` raise ``ImportError``, as
+        does a numba that fails to import. Ignored for ``kind="sigmoid"``.
 
     Returns
     -------
@@ -351,7 +399,7 @@ def minimizer(
     for rows that do not converge quickly. The relative error per entry is
     a few ulp times ``max(1, |log Q*(x)|)`` (the logit is a double): about
     1e-15 for ordinary entries, below 1e-13 for entries near 1e-300. Arrays
-    of more than 10^6 entries go to a compiled (numba) kernel of the same
+    of at least 10^6 entries go to a compiled (numba) kernel of the same
     accuracy that starts from a per-gamma table of ``phi^{-1}``.
 
     References
@@ -382,14 +430,19 @@ def minimizer(
         if return_multiplier:
             raise ValueError('`return_multiplier` is only defined for kind="softmax"')
         return _sigmoid_minimizer(p, g, alpha)
+    q, lam = _softmax_minimizer(p, g, alpha, axis, method)
+    return (q, lam) if return_multiplier else q
+
+
+def _softmax_minimizer(
+    p: ArrayLike, g: float, alpha: ArrayLike | None, axis: int, method: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(Q*, lam)`` of the softmax kind: checks, weights ``alpha * P``, solve, class axis back."""
     arr = check_distribution(p, "p", axis)
     weights = check_class_weights(alpha, arr.shape, axis, arr.ndim)
     w = arr if weights is None else arr * weights
     q, lam = _minimizer_of_weights(w, g, method)
-    q = np.moveaxis(q, -1, axis)
-    if return_multiplier:
-        return q, lam
-    return q
+    return np.moveaxis(q, -1, axis), lam
 
 
 def _minimizer_of_weights(w: np.ndarray, g: float, method: str = "auto"):

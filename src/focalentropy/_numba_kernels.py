@@ -1,8 +1,10 @@
 """numba implementation of the minimizer's fused Newton iteration.
 
-Imported only through :mod:`focalentropy._kernels` (numba is optional and
-slow to import). Functions are module-level so that ``cache=True`` stores the
-compiled code on disk and later processes skip compilation.
+Imported lazily, only through :mod:`focalentropy._kernels` (numba is a
+dependency, but slow to import: ``import focalentropy`` does not load it).
+Functions are module-level so that ``cache=True`` stores the compiled code on
+disk and later processes skip compilation; the small helpers are inlined
+(``inline="always"``) into the two parallel kernels.
 """
 
 from __future__ import annotations
@@ -14,6 +16,16 @@ import numpy as np
 
 #: rows per parallel work item of :func:`table_rows`
 ROW_CHUNK = 64
+
+
+@numba.njit(inline="always")
+def sigmoid(t):
+    """``1 / (1 + e^-t)``, correctly rounded near 1 (``1 - e/(1+e)`` for ``e < eps``)."""
+    if t >= 0:
+        e = math.exp(-t)
+        return 1.0 - e / (1.0 + e)
+    e = math.exp(t)
+    return e / (1.0 + e)
 
 
 @numba.njit(inline="always")
@@ -103,13 +115,7 @@ def newton_rows(w, g, maxiter, tol, q_out, lam_out, ok_out):
                 converged = True
                 break
         for x in range(k):
-            tx = t[x]
-            if tx >= 0:
-                e = math.exp(-tx)
-                q_out[i, x] = 1.0 - e / (1.0 + e)  # rounds correctly for e < eps
-            else:
-                e = math.exp(tx)
-                q_out[i, x] = e / (1.0 + e)
+            q_out[i, x] = sigmoid(t[x])
         lam_out[i] = math.exp(ell)
         ok_out[i] = converged
 
@@ -177,6 +183,153 @@ def table_q(y, coef, y_lo, inv_h, h, y_hi):
     return q, dq * (2.0 * inv_h)
 
 
+@numba.njit(inline="always")
+def dominant_class(row):
+    """The index of the largest weight (the first of tied ones) and the number of positives."""
+    m = 0
+    n_pos = 0
+    for x in range(row.shape[0]):
+        if row[x] > 0:
+            n_pos += 1
+        if row[x] > row[m]:
+            m = x
+    return m, n_pos
+
+
+@numba.njit(inline="always")
+def one_hot_row(row, q_row):
+    """The minimizer of a row with one positive weight (its multiplier is 0: phi(1) = 0)."""
+    for x in range(row.shape[0]):
+        q_row[x] = 1.0 if row[x] > 0 else 0.0
+
+
+@numba.njit(inline="always")
+def table_start(row, lw, m, g, psi0):
+    """Bracket floor and first iterate: ``(lo, ell, t_m, q_m, -log(1-q_m), psi'_m, ok)``.
+
+    ``lo = log w_2 + psi(0)`` (the runner-up at ``q <= 1/2``); the iterate
+    puts the top class at ``q = P`` (logit exact through the others' sum),
+    or at the floor if that is below it.
+    """
+    w2 = 0.0
+    others = 0.0
+    for x in range(row.shape[0]):
+        if x != m:
+            others += row[x]
+            if row[x] > w2:
+                w2 = row[x]
+    lw_m = lw[m]
+    lo = math.log(w2) + psi0
+    t_m = lw_m - math.log(others)
+    psi, dpsi_m, q_m, _, nlr_m = psi_terms(t_m, g)
+    ell = psi + lw_m
+    ok_m = True
+    if not ell > lo:
+        ell = lo
+        t_m, q_m, nlr_m, dpsi_m, ok_m = solve_top(ell - lw_m, t_m, g)
+    return lo, ell, t_m, q_m, nlr_m, dpsi_m, ok_m
+
+
+@numba.njit(inline="always")
+def table_others(ell, row, lw, m, coef, y_lo, inv_h, h, y_hi, q_row, dq):
+    """``q`` and ``dq/dy`` of the positive classes but ``m`` (into ``q_row``, ``dq``); sums."""
+    s_q = 0.0
+    s_dq = 0.0
+    for x in range(row.shape[0]):
+        if x != m and row[x] > 0:
+            qx, dqx = table_q(ell - lw[x], coef, y_lo, inv_h, h, y_hi)
+            q_row[x] = qx
+            dq[x] = dqx
+            s_q += qx
+            s_dq += dqx
+    return s_q, s_dq
+
+
+@numba.njit(inline="always")
+def move_top(target, ell, t_m, dpsi_m, lw_m, lo, hi, g):
+    """Move ``ell`` to ``target`` through the top logit: ``(ell, t_m, q_m, nlr_m, dpsi_m, ok)``.
+
+    One Newton step on ``t_m`` (first-order inverse of ``ell = psi(t_m) +
+    log w_m``) if the ``ell`` it reaches stays inside ``(lo, hi)``; else
+    ``ell = target`` exactly, with ``t_m`` solved for it.
+    """
+    t_new = t_m + (target - ell) / dpsi_m
+    psi, dpsi_new, q_new, _, nlr_new = psi_terms(t_new, g)
+    ell_new = psi + lw_m
+    if ell_new > lo and ell_new < hi:
+        return ell_new, t_new, q_new, nlr_new, dpsi_new, True
+    t_m, q_m, nlr_m, dpsi_m, ok_m = solve_top(target - lw_m, t_m, g)
+    return target, t_m, q_m, nlr_m, dpsi_m, ok_m
+
+
+@numba.njit(inline="always")
+def table_newton(row, lw, m, g, coef, y_lo, inv_h, h, y_hi, psi0, maxiter, tol, q_row, dq):
+    """Safeguarded Newton on ``ell`` for a row with >= 2 positives (see :func:`table_rows`).
+
+    Returns ``(ell, t_m, psi'_m, d, converged, ok_m)``, with ``d`` the last
+    Newton step, not yet applied; ``q_row`` and ``dq`` hold the other
+    classes' ``q`` and ``dq/dy`` at ``ell``.
+    """
+    lo, ell, t_m, q_m, nlr_m, dpsi_m, ok_m = table_start(row, lw, m, g, psi0)
+    hi = math.inf
+    converged = False
+    d = 0.0
+    for _ in range(maxiter):
+        s_q, s_dq = table_others(ell, row, lw, m, coef, y_lo, inv_h, h, y_hi, q_row, dq)
+        if not ok_m:
+            break
+        if s_q == 0.0:
+            # every other class underflowed: ell far too large
+            f = -math.inf
+            d = -math.inf
+        else:
+            f = math.log(s_q) + nlr_m
+            d = -f / (s_dq / s_q + q_m / dpsi_m)
+        if abs(d) <= tol:
+            converged = True
+            break
+        if f > 0:
+            lo = ell
+        else:
+            hi = ell
+        target = ell + d
+        # bisect when Newton leaves the bracket. hi is finite here: while it
+        # is inf every f was > 0, so d > tol and target > lo = ell
+        if not (target > lo and target < hi):
+            target = 0.5 * (lo + hi)
+        ell, t_m, q_m, nlr_m, dpsi_m, ok_m = move_top(target, ell, t_m, dpsi_m, lw[m], lo, hi, g)
+        if hi - lo <= 4e-15 * max(1.0, abs(ell)):
+            converged = True
+            d = 0.0
+            break
+    return ell, t_m, dpsi_m, d, converged, ok_m
+
+
+@numba.njit(inline="always")
+def table_finish(row, lw, m, ell, t_m, dpsi_m, d, converged, coef, y_lo, inv_h, h, y_hi, q_row, dq):
+    """Apply the last step ``d`` to first order (or evaluate ``q`` at a closed bracket),
+    place the top class (tied top classes bitwise equal) and zero the others; ``ell``."""
+    k = row.shape[0]
+    if converged and d != 0.0:
+        ell += d
+        t_m += d / dpsi_m
+        for x in range(k):
+            if x != m and row[x] > 0:
+                q_row[x] += dq[x] * d
+    elif converged:
+        for x in range(k):
+            if x != m and row[x] > 0:
+                q_row[x] = table_q(ell - lw[x], coef, y_lo, inv_h, h, y_hi)[0]
+    q_top = sigmoid(t_m)
+    top = row[m]
+    for x in range(k):
+        if row[x] == top:
+            q_row[x] = q_top
+        elif not row[x] > 0:
+            q_row[x] = 0.0
+    return ell
+
+
 # "contract" only (fused multiply-adds): the safeguards rely on inf and nan
 @numba.njit(parallel=True, cache=True, nogil=True, fastmath={"contract"})
 def table_rows(w, log_w, g, coef, y_lo, inv_h, y_hi, psi0, maxiter, tol, q_out, lam_out, ok_out):
@@ -187,11 +340,11 @@ def table_rows(w, log_w, g, coef, y_lo, inv_h, y_hi, psi0, maxiter, tol, q_out, 
     dominant class ``m`` exact (so ``1 - q_m`` is exact when tiny). The
     iterate is the top logit ``t_m`` with ``ell = psi(t_m) + log w_m``, so
     a step costs one exact ``psi`` per row. ``f`` decreases; the bracket
-    ``log w_2 + psi(0) <= ell <= log w_m + psi(-log(n - 1))`` (runner-up
-    ``q <= 1/2``, top ``q >= 1/n``) keeps the other classes in the table
-    (``t <= 0``); steps leaving it bisect. A step below ``tol`` leaves an
-    error ~``tol^2`` (quadratic convergence), so the last pass's ``q`` is
-    updated to first order instead of evaluated again.
+    ``log w_2 + psi(0) <= ell`` (runner-up ``q <= 1/2``) keeps the other
+    classes in the table (``t <= 0``), and the upper end is the first
+    ``ell`` with ``f <= 0``; steps leaving the bracket bisect. A step below
+    ``tol`` leaves an error ~``tol^2`` (quadratic convergence), so the last
+    pass's ``q`` is updated to first order instead of evaluated again.
     """
     n, k = w.shape
     h = 1.0 / inv_h
@@ -202,105 +355,18 @@ def table_rows(w, log_w, g, coef, y_lo, inv_h, y_hi, psi0, maxiter, tol, q_out, 
         for i in range(c * ROW_CHUNK, min(n, (c + 1) * ROW_CHUNK)):
             row = w[i]
             lw = log_w[i]
-            m = 0
-            n_pos = 0
-            for x in range(k):
-                if row[x] > 0:
-                    n_pos += 1
-                if row[x] > row[m]:
-                    m = x
+            q_row = q_out[i]
+            m, n_pos = dominant_class(row)
             if n_pos == 1:
-                # one-hot minimizer; phi(1) = 0 gives lam = 0
-                for x in range(k):
-                    q_out[i, x] = 1.0 if row[x] > 0 else 0.0
+                one_hot_row(row, q_row)
                 lam_out[i] = 0.0
                 ok_out[i] = True
                 continue
-            w2 = 0.0
-            others = 0.0
-            for x in range(k):
-                if x != m:
-                    others += row[x]
-                    if row[x] > w2:
-                        w2 = row[x]
-            lw_m = lw[m]
-            lo = math.log(w2) + psi0
-            hi = math.inf
-            # start: the top class at q = P (logit exact through the others' sum)
-            t_m = lw_m - math.log(others)
-            psi, dpsi_m, q_m, _, nlr_m = psi_terms(t_m, g)
-            ell = psi + lw_m
-            ok_m = True
-            if not ell > lo:
-                ell = lo
-                t_m, q_m, nlr_m, dpsi_m, ok_m = solve_top(ell - lw_m, t_m, g)
-            converged = False
-            d = 0.0
-            for _ in range(maxiter):
-                s_q = 0.0
-                s_dq = 0.0
-                for x in range(k):
-                    if x != m and row[x] > 0:
-                        qx, dqx = table_q(ell - lw[x], coef, y_lo, inv_h, h, y_hi)
-                        q_out[i, x] = qx
-                        dq[x] = dqx
-                        s_q += qx
-                        s_dq += dqx
-                if not ok_m:
-                    break
-                if s_q == 0.0:
-                    # every other class underflowed: ell far too large
-                    f = -math.inf
-                    d = -math.inf
-                else:
-                    f = math.log(s_q) + nlr_m
-                    d = -f / (s_dq / s_q + q_m / dpsi_m)
-                if abs(d) <= tol:
-                    converged = True
-                    break
-                if f > 0:
-                    lo = ell
-                else:
-                    hi = ell
-                target = ell + d
-                if not (target > lo and target < hi):
-                    if hi == math.inf:
-                        hi = lw_m + psi_terms(-math.log(n_pos - 1.0), g)[0]
-                    target = 0.5 * (lo + hi)
-                # Newton on t_m (first-order inverse of ell = psi(t_m) + log w_m)
-                t_new = t_m + (target - ell) / dpsi_m
-                psi, dpsi_new, q_new, _, nlr_new = psi_terms(t_new, g)
-                ell_new = psi + lw_m
-                if ell_new > lo and ell_new < hi:
-                    t_m, dpsi_m, q_m, nlr_m, ell = t_new, dpsi_new, q_new, nlr_new, ell_new
-                else:
-                    ell = target
-                    t_m, q_m, nlr_m, dpsi_m, ok_m = solve_top(ell - lw_m, t_m, g)
-                if hi - lo <= 4e-15 * max(1.0, abs(ell)):
-                    converged = True
-                    d = 0.0
-                    break
-            if converged and d != 0.0:
-                ell += d
-                t_m += d / dpsi_m
-                for x in range(k):
-                    if x != m and row[x] > 0:
-                        q_out[i, x] += dq[x] * d
-            elif converged:
-                for x in range(k):
-                    if x != m and row[x] > 0:
-                        q_out[i, x] = table_q(ell - lw[x], coef, y_lo, inv_h, h, y_hi)[0]
-            if t_m >= 0:
-                e_m = math.exp(-t_m)
-                q_top = 1.0 - e_m / (1.0 + e_m)  # rounds correctly for e_m < eps
-            else:
-                e = math.exp(t_m)
-                q_top = e / (1.0 + e)
-            top = row[m]
-            for x in range(k):
-                if row[x] == top:
-                    q_out[i, x] = q_top  # tied top classes are bitwise equal
-                elif not row[x] > 0:
-                    q_out[i, x] = 0.0
+            ell, t_m, dpsi_m, d, converged, ok_m = table_newton(
+                row, lw, m, g, coef, y_lo, inv_h, h, y_hi, psi0, maxiter, tol, q_row, dq
+            )
+            ell = table_finish(
+                row, lw, m, ell, t_m, dpsi_m, d, converged, coef, y_lo, inv_h, h, y_hi, q_row, dq
+            )
             lam_out[i] = math.exp(ell)
             ok_out[i] = converged and ok_m

@@ -32,9 +32,10 @@ References
 from __future__ import annotations
 
 import numbers
-from typing import Any
+from typing import Any, Literal, cast
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._logit import log_phi, logit_terms, sigmoid
 from ._minimizer import minimizer
@@ -64,6 +65,8 @@ __all__ = [
 
 _KINDS = ("sigmoid", "softmax")
 _HESSIANS = ("exact", "positive")
+Kind = Literal["sigmoid", "softmax"]
+Hessian = Literal["exact", "positive"]
 #: elements per block: the ~20 temporaries of a block stay in cache and below
 #: glibc's mmap threshold (fresh large arrays page-fault on every call)
 _BLOCK = 8192
@@ -74,12 +77,12 @@ _BLOCK = 8192
 # ---------------------------------------------------------------------------
 
 
-def _check_kind(kind) -> str:
-    return check_choice(kind, "kind", _KINDS)
+def _check_kind(kind: object) -> Kind:
+    return cast(Kind, check_choice(kind, "kind", _KINDS))
 
 
-def _check_hessian(hessian) -> str:
-    return check_choice(hessian, "hessian", _HESSIANS)
+def _check_hessian(hessian: object) -> Hessian:
+    return cast(Hessian, check_choice(hessian, "hessian", _HESSIANS))
 
 
 def _check_raw(raw) -> np.ndarray:
@@ -276,14 +279,14 @@ def _softmax_block(z, y, g, alpha, weight, hessian):
 
 
 def grad_hess(
-    raw,
-    y,
-    gamma,
+    raw: ArrayLike,
+    y: ArrayLike,
+    gamma: float,
     *,
-    alpha=None,
-    kind: str = "sigmoid",
-    hessian: str = "exact",
-    sample_weight=None,
+    alpha: ArrayLike | None = None,
+    kind: Kind = "sigmoid",
+    hessian: Hessian = "exact",
+    sample_weight: ArrayLike | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     r"""Gradient and Hessian of the focal loss with respect to raw scores.
 
@@ -422,15 +425,34 @@ def grad_hess(
     _check_hessian(hessian)
     arr = _check_raw(raw)
     if kind == "sigmoid":
-        t = _check_targets(y, arr.shape)
-        a = check_sigmoid_alpha(alpha)
-        a1, a0 = (1.0, 1.0) if a is None else (a, 1.0 - a)
-        w = _check_sample_weight(sample_weight, arr.shape)
-        grad, hess = _sigmoid_grad_hess(arr, t, g, a1, a0, hessian)
-        if w is not None:
-            grad = grad * w
-            hess = hess * w
-        return np.asarray(grad, dtype=np.float64), np.asarray(hess, dtype=np.float64)
+        return _sigmoid_objective(arr, y, g, alpha, hessian, sample_weight)
+    return _softmax_objective(arr, y, g, alpha, hessian, sample_weight)
+
+
+def _sigmoid_weights(alpha: Any) -> tuple[float, float]:
+    """``(a1, a0)``: the weights of the positive and negative terms (1, 1 for None)."""
+    a = check_sigmoid_alpha(alpha)
+    return (1.0, 1.0) if a is None else (a, 1.0 - a)
+
+
+def _sigmoid_objective(
+    arr: np.ndarray, y: Any, g: float, alpha: Any, hessian: str, sample_weight: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`grad_hess` for ``kind="sigmoid"``: checks, blocked kernel, sample weights."""
+    t = _check_targets(y, arr.shape)
+    a1, a0 = _sigmoid_weights(alpha)
+    w = _check_sample_weight(sample_weight, arr.shape)
+    grad, hess = _sigmoid_grad_hess(arr, t, g, a1, a0, hessian)
+    if w is not None:
+        grad = grad * w
+        hess = hess * w
+    return np.asarray(grad, dtype=np.float64), np.asarray(hess, dtype=np.float64)
+
+
+def _softmax_objective(
+    arr: np.ndarray, y: Any, g: float, alpha: Any, hessian: str, sample_weight: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`grad_hess` for ``kind="softmax"``: checks, rows, blocked kernel, shape back."""
     _check_softmax_raw(arr)
     k = arr.shape[-1]
     labels = _check_labels(y, arr.shape[:-1], k)
@@ -474,8 +496,7 @@ def focal_loss_from_raw(raw, y, gamma, *, alpha=None, kind: str = "sigmoid") -> 
     arr = _check_raw(raw)
     if kind == "sigmoid":
         t = _check_targets(y, arr.shape)
-        a = check_sigmoid_alpha(alpha)
-        a1, a0 = (1.0, 1.0) if a is None else (a, 1.0 - a)
+        a1, a0 = _sigmoid_weights(alpha)
         _, _, s, u, _ = logit_terms(arr)
         # l(q) = r^gamma s and l(r) = q^gamma u
         pos_term = np.where(t > 0, np.exp(-g * u) * s, 0.0)
@@ -607,7 +628,13 @@ def recover_from_raw(raw, gamma, *, alpha=None, kind: str = "sigmoid") -> np.nda
 
 
 def initial_score(
-    y, gamma, *, alpha=None, kind: str = "sigmoid", num_class: int | None = None, sample_weight=None
+    y: ArrayLike,
+    gamma: float,
+    *,
+    alpha: ArrayLike | None = None,
+    kind: Kind = "sigmoid",
+    num_class: int | None = None,
+    sample_weight: ArrayLike | None = None,
 ) -> np.ndarray:
     r"""The best constant raw score: where boosting from an intercept starts.
 
@@ -658,39 +685,56 @@ def initial_score(
     g = check_gamma(gamma)
     _check_kind(kind)
     if kind == "sigmoid":
-        t = as_float_array(y, "y")
-        t = _check_targets(t, t.shape)
-        w = _check_sample_weight(sample_weight, t.shape)
-        w = np.ones_like(t) if w is None else w
-        total = w.sum()
-        pos = float((w * t).sum())
-        neg = float((w * (1.0 - t)).sum())
-        if pos <= 0 or neg <= 0:
-            raise ValueError("`y` must contain both outcomes (with positive weight)")
-        p = pos / total
-        # minimizer as a 2-class problem keeps 1 - q exact
-        a = check_sigmoid_alpha(alpha)
-        class_w = None if a is None else np.array([a, 1.0 - a])
-        qs = minimizer(np.array([p, neg / total]), g, alpha=class_w)
-        return np.asarray(np.log(qs[0]) - np.log(qs[1]))[()]
-    labels = as_float_array(y, "y")
-    if labels.ndim != 1:
-        raise ValueError(f'`y` must be one-dimensional for kind="softmax", got {labels.shape}')
+        return _sigmoid_initial_score(y, g, alpha, sample_weight)
+    return _softmax_initial_score(y, g, alpha, num_class, sample_weight)
+
+
+def _sigmoid_initial_score(y: Any, g: float, alpha: Any, sample_weight: Any) -> np.ndarray:
+    """The logit of the minimizer of the weighted target frequencies (one score for all)."""
+    t = as_float_array(y, "y")
+    t = _check_targets(t, t.shape)
+    w = _check_sample_weight(sample_weight, t.shape)
+    w = np.ones_like(t) if w is None else w
+    total = w.sum()
+    pos = float((w * t).sum())
+    neg = float((w * (1.0 - t)).sum())
+    if pos <= 0 or neg <= 0:
+        raise ValueError("`y` must contain both outcomes (with positive weight)")
+    # minimizer as a 2-class problem keeps 1 - q exact
+    a = check_sigmoid_alpha(alpha)
+    class_w = None if a is None else np.array([a, 1.0 - a])
+    qs = minimizer(np.array([pos / total, neg / total]), g, alpha=class_w)
+    return np.asarray(np.log(qs[0]) - np.log(qs[1]))[()]
+
+
+def _check_num_class(num_class: Any, labels: np.ndarray) -> int:
+    """``num_class``, by default ``max(labels) + 1``: an integer >= 2."""
     if num_class is None:
         num_class = int(labels.max()) + 1 if labels.size else 0
     if isinstance(num_class, bool) or not isinstance(num_class, numbers.Integral):
         raise TypeError(f"`num_class` must be an integer, got {type(num_class).__name__}")
     if num_class < 2:
         raise ValueError(f"`num_class` must be >= 2, got {num_class}")
-    labels = _check_labels(labels, labels.shape, num_class)
-    w = _check_sample_weight(sample_weight, labels.shape)
-    counts = np.bincount(labels, weights=w, minlength=num_class).astype(np.float64)
+    return int(num_class)
+
+
+def _softmax_initial_score(
+    y: Any, g: float, alpha: Any, num_class: Any, sample_weight: Any
+) -> np.ndarray:
+    """``log Q*`` of the weighted label frequencies, shape ``(num_class,)``."""
+    labels = as_float_array(y, "y")
+    if labels.ndim != 1:
+        raise ValueError(f'`y` must be one-dimensional for kind="softmax", got {labels.shape}')
+    k = _check_num_class(num_class, labels)
+    index = _check_labels(labels, labels.shape, k)
+    w = _check_sample_weight(sample_weight, index.shape)
+    counts = np.bincount(index, weights=w, minlength=k).astype(np.float64)
     empty = ~(counts > 0)
     if empty.any():
         raise ValueError(
             f"class {int(np.argmax(empty))} has no samples (zero weight): its best score is -inf"
         )
-    al = _check_softmax_alpha(alpha, num_class)
+    al = _check_softmax_alpha(alpha, k)
     return np.log(minimizer(counts / counts.sum(), g, alpha=al))
 
 
@@ -738,7 +782,7 @@ class _FocalBase:
             f"hessian={self.hessian!r}, hessian_scale={self.hessian_scale!r})"
         )
 
-    def _layout(self, preds, labels) -> tuple[np.ndarray, str, str | None]:
+    def _layout(self, preds, labels) -> tuple[np.ndarray, Kind, str | None]:
         """Return ``(scores, kind, flat)``: 2-D scores for softmax, and the layout
         ``"class"`` / ``"row"`` of a flat multi-class input (None if not flat)."""
         preds = np.asarray(preds, dtype=np.float64)
@@ -747,7 +791,7 @@ class _FocalBase:
         if preds.ndim == 2 and preds.shape[1] == 1:
             preds = preds[:, 0]
         if preds.ndim == 1 and preds.shape[0] == n:
-            kind = "sigmoid"
+            kind: Kind = "sigmoid"
             if self.alpha is not None and np.ndim(self.alpha) != 0:
                 raise ValueError(
                     "`alpha` is a per-class vector but the scores are binary (one per "
@@ -961,8 +1005,10 @@ def xgboost_objective(
     return XGBoostFocalObjective(gamma, alpha=alpha, hessian=hessian, hessian_scale=hessian_scale)
 
 
-lightgbm_objective.__doc__ = lightgbm_objective.__doc__.replace("{params}", _ADAPTER_PARAMS)
-xgboost_objective.__doc__ = xgboost_objective.__doc__.replace("{params}", _ADAPTER_PARAMS)
+for _adapter in (lightgbm_objective, xgboost_objective):
+    if _adapter.__doc__:  # None under python -OO
+        _adapter.__doc__ = _adapter.__doc__.replace("{params}", _ADAPTER_PARAMS)
+del _adapter
 
 
 def lightgbm_metric(gamma, *, alpha=None, name: str = "focal_loss") -> LightGBMFocalMetric:

@@ -2,24 +2,38 @@
 
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING, Literal
 
-from ._metrics import _bin_stats, _calibration_error, _check_binning, _probs_and_labels, _top_label
+import numpy as np
+from numpy.typing import ArrayLike
+
+from ._metrics import (
+    ReliabilityBins,
+    _bin_stats,
+    _calibration_error,
+    _check_binning,
+    _probs_and_labels,
+    _top_label,
+)
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 __all__ = ["reliability_diagram"]
 
 
 def reliability_diagram(
-    probs,
-    labels,
+    probs: ArrayLike,
+    labels: ArrayLike,
     *,
     n_bins: int = 15,
-    binning: str = "uniform",
-    ax=None,
+    binning: Literal["uniform", "quantile"] = "uniform",
+    ax: Axes | None = None,
     label: str | None = None,
     show_histogram: bool = True,
     title: str | None = None,
-):
+) -> Figure:
     r"""Draw the top-label reliability diagram: accuracy against confidence per bin.
 
     Each bin of the confidence ``c = max_k p_k`` is drawn as a bar whose
@@ -67,24 +81,45 @@ def reliability_diagram(
     """
     n_bins = _check_binning(n_bins, binning)
     p, y = _probs_and_labels(probs, labels)
-    import matplotlib.pyplot as plt
-
     conf, hit = _top_label(p, y)
     bins = _bin_stats(conf, hit, n_bins, binning)
     ece = _calibration_error(conf, hit, n_bins, binning, "l1")
-    if ax is None:
-        if show_histogram:
-            fig, (ax, ax_hist) = plt.subplots(
-                2, 1, figsize=(4.5, 5.5), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
-            )
-        else:
-            fig, ax = plt.subplots(figsize=(4.5, 4.5))
-            ax_hist = None
+    fig, ax, ax_hist = _diagram_axes(ax, show_histogram)
+    _draw_reliability(ax, bins, ece, label, title)
+    if ax_hist is not None:
+        _draw_counts(ax_hist, bins)
     else:
-        fig, ax_hist = ax.figure, None
-    full = bins.count > 0
+        ax.set_xlabel("confidence")
+    return fig
+
+
+def _diagram_axes(ax: Axes | None, show_histogram: bool) -> tuple[Figure, Axes, Axes | None]:
+    """``(figure, diagram axes, histogram axes or None)``: new figures get the histogram panel."""
+    if ax is not None:
+        return ax.figure, ax, None  # type: ignore[return-value]  # a SubFigure has no savefig
+    import matplotlib.pyplot as plt
+
+    if show_histogram:
+        fig, (ax, ax_hist) = plt.subplots(
+            2, 1, figsize=(4.5, 5.5), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
+        )
+        return fig, ax, ax_hist
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    return fig, ax, None
+
+
+def _bar_geometry(bins: ReliabilityBins) -> tuple[np.ndarray, np.ndarray]:
+    """Centres and widths of the bins' bars."""
     widths = np.diff(bins.edges)
-    centers = bins.edges[:-1] + widths / 2
+    return bins.edges[:-1] + widths / 2, widths
+
+
+def _draw_reliability(
+    ax: Axes, bins: ReliabilityBins, ece: float, label: str | None, title: str | None
+) -> None:
+    """Accuracy bars of the non-empty bins at their edges, mean confidences, the diagonal."""
+    full = bins.count > 0
+    centers, widths = _bar_geometry(bins)
     text = f"ECE = {ece:.3f}" if label is None else f"{label} (ECE = {ece:.3f})"
     ax.bar(
         centers[full],
@@ -102,10 +137,11 @@ def reliability_diagram(
     ax.legend(loc="upper left")
     if title is not None:
         ax.set_title(title)
-    if ax_hist is not None:
-        ax_hist.bar(centers, bins.count, width=widths, edgecolor="black", color="gray")
-        ax_hist.set_ylabel("count")
-        ax_hist.set_xlabel("confidence")
-    else:
-        ax.set_xlabel("confidence")
-    return fig
+
+
+def _draw_counts(ax_hist: Axes, bins: ReliabilityBins) -> None:
+    """The histogram panel: samples per bin (empty bins included)."""
+    centers, widths = _bar_geometry(bins)
+    ax_hist.bar(centers, bins.count, width=widths, edgecolor="black", color="gray")
+    ax_hist.set_ylabel("count")
+    ax_hist.set_xlabel("confidence")

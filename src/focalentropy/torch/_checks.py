@@ -13,12 +13,15 @@ from __future__ import annotations
 import contextlib
 import math
 import numbers
+from typing import Any, Literal, cast
 
 import torch
 from torch import Tensor
 from torch._subclasses.fake_tensor import is_fake
 
 REDUCTIONS = ("mean", "sum", "none")
+#: the ``reduction`` argument of the losses
+Reduction = Literal["mean", "sum", "none"]
 
 
 def tracing(*tensors: Tensor) -> bool:
@@ -60,7 +63,8 @@ def first_index(mask: Tensor) -> int | tuple[int, ...]:
     return index[0] if len(index) == 1 else index
 
 
-def check_tensor(x, name: str) -> Tensor:
+def check_tensor(x: object, name: str) -> Tensor:
+    """``x`` itself if it is a tensor, else a ``TypeError`` naming the argument."""
     if not isinstance(x, Tensor):
         raise TypeError(f"`{name}` must be a torch.Tensor, got {type(x).__name__}")
     return x
@@ -75,7 +79,7 @@ def check_floating(x: Tensor, name: str) -> torch.dtype:
     return x.dtype
 
 
-def check_gamma(gamma) -> float | Tensor:
+def check_gamma(gamma: object) -> float | Tensor:
     """A Python float, or a floating tensor (per-sample focusing), checked >= 0 and finite."""
     if isinstance(gamma, Tensor):
         if not gamma.is_floating_point():
@@ -100,13 +104,15 @@ def check_gamma(gamma) -> float | Tensor:
     return g
 
 
-def check_reduction(reduction) -> str:
+def check_reduction(reduction: object) -> Reduction:
+    """One of ``"mean"``, ``"sum"``, ``"none"``."""
     if reduction not in REDUCTIONS:
         raise ValueError(f"`reduction` must be one of {REDUCTIONS}, got {reduction!r}")
-    return reduction
+    return cast(Reduction, reduction)
 
 
-def check_label_smoothing(label_smoothing) -> float:
+def check_label_smoothing(label_smoothing: object) -> float:
+    """A real number in [0, 1], as a float."""
     if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, numbers.Real):
         raise TypeError(
             f"`label_smoothing` must be a real number, got {type(label_smoothing).__name__}"
@@ -117,13 +123,15 @@ def check_label_smoothing(label_smoothing) -> float:
     return eps
 
 
-def check_ignore_index(ignore_index) -> int:
+def check_ignore_index(ignore_index: object) -> int:
+    """An integer (not a bool), as an int."""
     if isinstance(ignore_index, bool) or not isinstance(ignore_index, numbers.Integral):
         raise TypeError(f"`ignore_index` must be an integer, got {type(ignore_index).__name__}")
     return int(ignore_index)
 
 
-def check_class_weight(weight, n_classes: int, dtype: torch.dtype) -> Tensor | None:
+def check_class_weight(weight: object, n_classes: int, dtype: torch.dtype) -> Tensor | None:
+    """None, or a floating (C,) tensor of per-class weights converted to ``dtype``."""
     if weight is None:
         return None
     weight = check_tensor(weight, "weight")
@@ -176,7 +184,7 @@ def check_class_indices(
         assert_async(~bad.any(), "focal_loss: target class index out of bounds")
 
 
-def autocast_off(x: Tensor):
+def autocast_off(x: Tensor) -> tuple[bool, contextlib.AbstractContextManager[Any]]:
     """``(was_enabled, context)``: autocast disabled for x's device (we upcast ourselves)."""
     device_type = x.device.type
     try:

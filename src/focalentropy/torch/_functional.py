@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import numbers
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
 from ._checks import (
+    Reduction,
     assert_async,
     autocast_off,
     check_class_weight,
@@ -39,7 +41,9 @@ def _on_device(value: Tensor, x: Tensor, name: str) -> Tensor:
     )
 
 
-def _per_sample_gamma(gamma, sample_shape: tuple[int, ...], dtype, name: str = "gamma"):
+def _per_sample_gamma(
+    gamma: float | Tensor, sample_shape: tuple[int, ...], dtype: torch.dtype, name: str = "gamma"
+) -> float | Tensor:
     """A tensor gamma broadcast to the per-sample shape (a view), in the compute dtype."""
     if not isinstance(gamma, Tensor):
         return gamma
@@ -58,7 +62,7 @@ def focal_loss(
     gamma: float | Tensor = 2.0,
     *,
     weight: Tensor | None = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     ignore_index: int = -100,
     label_smoothing: float = 0.0,
 ) -> Tensor:
@@ -163,12 +167,58 @@ def focal_loss(
     >>> bool(torch.isfinite(big.grad).all())
     True
     """
+    args = _check_softmax_args(
+        input, target, gamma, weight, reduction, ignore_index, label_smoothing
+    )
+    host = host_checks(args.input, args.target)
+    autocast_on, ctx = autocast_off(input)
+    with ctx:
+        z = args.input.to(args.dtype)
+        targets = softmax_targets(
+            z, args.target, args.soft, args.weight, args.ignore_index, args.label_smoothing, host
+        )
+        out = softmax_focal(z, args.gamma, targets, args.reduction, host)
+    if args.unbatched and args.reduction == "none":
+        out = out.squeeze(0)
+    return _in_dtype_of(out, input, autocast_on)
+
+
+# ---------------------------------------------------------------------------
+# focal_loss: argument checks and assembly
+# ---------------------------------------------------------------------------
+
+
+class _SoftmaxArgs(NamedTuple):
+    """The checked arguments of :func:`focal_loss`, batched: class axis 1."""
+
+    input: Tensor  # (N, C, *), the caller's dtype
+    target: Tensor  # (N, *) class indices or (N, C, *) probabilities
+    gamma: float | Tensor  # a float, or an (N, 1, *) tensor in the compute dtype
+    weight: Tensor | None  # (C,) in the compute dtype
+    reduction: Reduction
+    ignore_index: int
+    label_smoothing: float
+    dtype: torch.dtype  # the compute dtype
+    soft: bool  # class probabilities rather than indices
+    unbatched: bool  # the input had shape (C,)
+
+
+def _check_softmax_args(
+    input: object,
+    target: object,
+    gamma: object,
+    weight: object,
+    reduction: object,
+    ignore_index: object,
+    label_smoothing: object,
+) -> _SoftmaxArgs:
+    """Every argument check of :func:`focal_loss`; an unbatched input gains its batch axis."""
     input = check_tensor(input, "input")
     target = check_tensor(target, "target")
     g = check_gamma(gamma)
-    reduction = check_reduction(reduction)
+    checked_reduction = check_reduction(reduction)
     eps = check_label_smoothing(label_smoothing)
-    ignore_index = check_ignore_index(ignore_index)
+    checked_ignore_index = check_ignore_index(ignore_index)
     if input.dim() == 0:
         raise ValueError("`input` must have a class dimension: shape (C,), (N, C) or (N, C, ...)")
     dtype = check_floating(input, "input")
@@ -179,54 +229,71 @@ def focal_loss(
     n_classes = input.shape[1]
     if n_classes == 0:
         raise ValueError(f"`input` must have at least one class, got shape {tuple(input.shape)}")
-    weight = check_class_weight(weight, n_classes, dtype)
-    sample_shape = (input.shape[0], *input.shape[2:])
-    if isinstance(g, Tensor):
-        g = _on_device(g, input, "gamma")
-    g = _per_sample_gamma(g, sample_shape, dtype)
-    if isinstance(g, Tensor):
-        g = g.unsqueeze(1)
-    host = host_checks(input, target)
-    autocast_on, ctx = autocast_off(input)
-    with ctx:
-        z = input.to(dtype)
-        targets = softmax_targets(z, target, soft, weight, ignore_index, eps, host)
-        out = softmax_focal(z, g, targets, reduction, host)
-    if unbatched and reduction == "none":
-        out = out.squeeze(0)
+    checked_weight = check_class_weight(weight, n_classes, dtype)
+    g = _softmax_gamma(g, input, dtype)
+    return _SoftmaxArgs(
+        input, target, g, checked_weight, checked_reduction, checked_ignore_index, eps, dtype,
+        soft, unbatched,
+    )  # fmt: skip
+
+
+def _softmax_gamma(g: float | Tensor, input: Tensor, dtype: torch.dtype) -> float | Tensor:
+    """A float as it is; a tensor on ``input``'s device, broadcast to (N, 1, d1, ..., dk)."""
+    if not isinstance(g, Tensor):
+        return g
+    g = _on_device(g, input, "gamma")
+    per_sample = _per_sample_gamma(g, (input.shape[0], *input.shape[2:]), dtype)
+    return per_sample.unsqueeze(1) if isinstance(per_sample, Tensor) else per_sample
+
+
+def _in_dtype_of(out: Tensor, input: Tensor, autocast_on: bool) -> Tensor:
+    """The loss in the input's dtype (left in the compute dtype under autocast)."""
     return out if autocast_on else out.to(input.dtype)
 
 
-def _check_sigmoid_alpha(alpha, inputs: Tensor, dtype):
+# ---------------------------------------------------------------------------
+# sigmoid_focal_loss
+# ---------------------------------------------------------------------------
+
+
+def _check_sigmoid_alpha(
+    alpha: object, inputs: Tensor, dtype: torch.dtype
+) -> float | Tensor | None:
     """None (no weighting), a float in [0, 1], or a tensor broadcast to ``inputs``."""
     if alpha is None:
         return None
     if isinstance(alpha, Tensor):
-        if not alpha.is_floating_point():
-            raise TypeError(f"`alpha` must be a floating tensor, got dtype {alpha.dtype}")
-        alpha = _on_device(alpha, inputs, "alpha")
-        try:
-            a = torch.broadcast_to(alpha.to(dtype), inputs.shape)
-        except RuntimeError:
-            raise ValueError(
-                f"`alpha` of shape {tuple(alpha.shape)} does not broadcast to `inputs` of shape "
-                f"{tuple(inputs.shape)} (a per-class alpha for (N, C) inputs has shape (C,))"
-            ) from None
-        bad = ~((alpha >= 0) & (alpha <= 1))
-        if host_checks(alpha):
-            if bool(bad.any()):
-                at = first_index(bad) if alpha.dim() else ()
-                raise ValueError(f"`alpha` must lie in [0, 1], got {alpha[at].item()} at {at}")
-        else:
-            assert_async(~bad.any(), "sigmoid_focal_loss: alpha must lie in [0, 1]")
-        return a
+        return _check_alpha_tensor(alpha, inputs, dtype)
     if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
         raise TypeError(
             f"`alpha` must be a real number, a tensor or None, got {type(alpha).__name__}"
         )
-    if not alpha <= 1:  # also NaN
+    value = float(alpha)
+    if not value <= 1:  # also NaN
         raise ValueError(f"`alpha` must be <= 1 (negative disables weighting), got {alpha}")
-    return float(alpha) if alpha >= 0 else None
+    return value if value >= 0 else None
+
+
+def _check_alpha_tensor(alpha: Tensor, inputs: Tensor, dtype: torch.dtype) -> Tensor:
+    """A floating alpha tensor in [0, 1], broadcast to ``inputs`` (a view) in ``dtype``."""
+    if not alpha.is_floating_point():
+        raise TypeError(f"`alpha` must be a floating tensor, got dtype {alpha.dtype}")
+    alpha = _on_device(alpha, inputs, "alpha")
+    try:
+        a = torch.broadcast_to(alpha.to(dtype), inputs.shape)
+    except RuntimeError:
+        raise ValueError(
+            f"`alpha` of shape {tuple(alpha.shape)} does not broadcast to `inputs` of shape "
+            f"{tuple(inputs.shape)} (a per-class alpha for (N, C) inputs has shape (C,))"
+        ) from None
+    bad = ~((alpha >= 0) & (alpha <= 1))
+    if host_checks(alpha):
+        if bool(bad.any()):
+            at = first_index(bad) if alpha.dim() else ()
+            raise ValueError(f"`alpha` must lie in [0, 1], got {alpha[at].item()} at {at}")
+    else:
+        assert_async(~bad.any(), "sigmoid_focal_loss: alpha must lie in [0, 1]")
+    return a
 
 
 def sigmoid_focal_loss(
@@ -234,7 +301,7 @@ def sigmoid_focal_loss(
     targets: Tensor,
     alpha: float | Tensor | None = 0.25,
     gamma: float | Tensor = 2.0,
-    reduction: str = "none",
+    reduction: Reduction = "none",
 ) -> Tensor:
     r"""Sigmoid (one-vs-rest, RetinaNet) focal loss, exact for every gamma.
 
@@ -306,10 +373,29 @@ def sigmoid_focal_loss(
     >>> bool(torch.isfinite(x.grad).all())
     True
     """
+    g, a, reduction, dtype = _check_sigmoid_args(inputs, targets, alpha, gamma, reduction)
+    autocast_on, ctx = autocast_off(inputs)
+    with ctx:
+        x, t = inputs.to(dtype), targets.to(dtype)
+        if isinstance(g, Tensor) or tracing(x, t):
+            loss = _sigmoid_traced(x, t, g, a, reduction)
+        else:
+            loss = _sigmoid_eager(x, t, g, a, reduction)
+    return _in_dtype_of(loss, inputs, autocast_on)
+
+
+def _check_sigmoid_args(
+    inputs: Tensor, targets: Tensor, alpha: object, gamma: object, reduction: object
+) -> tuple[float | Tensor, float | Tensor | None, Reduction, torch.dtype]:
+    """Every argument check of :func:`sigmoid_focal_loss`: ``(gamma, alpha, reduction, dtype)``.
+
+    A tensor gamma or alpha comes back on the input's device, broadcast to its
+    shape, in the compute dtype ``dtype``.
+    """
     inputs = check_tensor(inputs, "inputs")
     targets = check_tensor(targets, "targets")
     g = check_gamma(gamma)
-    reduction = check_reduction(reduction)
+    checked_reduction = check_reduction(reduction)
     dtype = check_floating(inputs, "inputs")
     if targets.shape != inputs.shape:
         raise ValueError(
@@ -322,22 +408,29 @@ def sigmoid_focal_loss(
     if isinstance(g, Tensor):
         g = _on_device(g, inputs, "gamma")
     g = _per_sample_gamma(g, tuple(inputs.shape), dtype)
-    autocast_on, ctx = autocast_off(inputs)
-    with ctx:
-        x, t = inputs.to(dtype), targets.to(dtype)
-        if isinstance(g, Tensor) or tracing(x, t):
-            if torch.compiler.is_compiling() and not isinstance(g, Tensor):
-                loss = SigmoidFocalTraced.apply(x, t, g, a)  # fused explicit backward
-            else:  # torch.func, forward mode, fake/meta, per-element gamma
-                loss = elementwise_traceable(x, t, g, a)
-            if reduction == "mean":
-                loss = loss.mean()
-            elif reduction == "sum":
-                loss = loss.sum()
-        elif reduction == "none":
-            loss = SigmoidFocal.apply(x, t, g, a, False)
-        else:
-            loss = SigmoidFocal.apply(x, t, g, a, True)
-            if reduction == "mean":
-                loss = loss / x.numel()
-    return loss if autocast_on else loss.to(inputs.dtype)
+    return g, a, checked_reduction, dtype
+
+
+def _sigmoid_traced(
+    x: Tensor, t: Tensor, g: float | Tensor, a: float | Tensor | None, reduction: Reduction
+) -> Tensor:
+    """The traceable evaluation (compile, torch.func, forward AD, fake/meta, tensor gamma)."""
+    if torch.compiler.is_compiling() and not isinstance(g, Tensor):
+        loss = SigmoidFocalTraced.apply(x, t, g, a)  # fused explicit backward
+    else:  # torch.func, forward mode, fake/meta, per-element gamma
+        loss = elementwise_traceable(x, t, g, a)
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss
+
+
+def _sigmoid_eager(
+    x: Tensor, t: Tensor, g: float, a: float | Tensor | None, reduction: Reduction
+) -> Tensor:
+    """The blocked eager kernel; it sums in the kernel for ``"mean"`` and ``"sum"``."""
+    if reduction == "none":
+        return SigmoidFocal.apply(x, t, g, a, False)
+    loss = SigmoidFocal.apply(x, t, g, a, True)
+    return loss / x.numel() if reduction == "mean" else loss

@@ -53,48 +53,91 @@ def softmax_targets(
     ignored targets skip the mask. Otherwise the checks are asynchronous and
     the mask is always built (no host synchronization).
     """
-    n_classes = z.shape[1]
-    dtype, device = z.dtype, z.device
-    class_shape = (1, n_classes) + (1,) * (z.dim() - 2)
-    eps = label_smoothing
     if soft:
-        t = target.to(dtype)
-        if eps > 0:
-            t = t * (1.0 - eps) + eps / n_classes
-        dense_w = t if weight is None else t * weight.view(class_shape)
-        return SoftmaxTargets(None, None, dense_w, None, target.numel() // n_classes)
+        return soft_targets(z, target, weight, label_smoothing)
+    index, valid = checked_indices(target, z.shape[1], ignore_index, host)
+    if label_smoothing > 0:
+        return smoothed_targets(z, index, valid, weight, label_smoothing)
+    return index_targets(z, index, valid, weight)
 
+
+def _class_shape(z: Tensor) -> tuple[int, ...]:
+    """``(1, C, 1, ..., 1)``: a per-class vector broadcast against ``z``."""
+    return (1, z.shape[1]) + (1,) * (z.dim() - 2)
+
+
+def soft_targets(
+    z: Tensor, target: Tensor, weight: Tensor | None, label_smoothing: float
+) -> SoftmaxTargets:
+    """Class probabilities (N, C, *): only the dense term, mean over the samples."""
+    n_classes = z.shape[1]
+    t = target.to(z.dtype)
+    if label_smoothing > 0:
+        t = t * (1.0 - label_smoothing) + label_smoothing / n_classes
+    dense_w = t if weight is None else t * weight.view(_class_shape(z))
+    return SoftmaxTargets(None, None, dense_w, None, target.numel() // n_classes)
+
+
+def checked_indices(
+    target: Tensor, n_classes: int, ignore_index: int, host: bool
+) -> tuple[Tensor, Tensor | None]:
+    """``(index, valid)``: checked class indices (ignored entries set to 0) and their mask.
+
+    ``valid`` is None when no entry can be ignored: on the host, when
+    ``ignore_index`` is outside ``[0, C)`` and every index is in range (one
+    ``aminmax``, no mask). The mask is always built off the host.
+    """
     target = target.long()
-    valid = target != ignore_index
-    needs_mask = True
     if host and not (0 <= ignore_index < n_classes) and target.numel():
         lo, hi = torch.aminmax(target)
-        needs_mask = not (int(lo) >= 0 and int(hi) < n_classes)
-    if needs_mask:
-        check_class_indices(target, valid, n_classes, ignore_index, host)
-        target = target.masked_fill(~valid, 0)
-    else:
-        valid = None
-    if weight is not None:
-        scale = weight[target]  # indexing (vmap has a batching rule for it, not for take)
-        if valid is not None:
-            scale = scale.masked_fill(~valid, 0.0)
-    else:
-        scale = None if valid is None else valid.to(dtype)
-    dense_w = row_scale = None
-    hard_scale = scale
-    if eps > 0:
-        if scale is None:
-            scale = torch.ones(target.shape, dtype=dtype, device=device)
-        hard_scale = scale * (1.0 - eps)
-        uniform = torch.full(class_shape, eps / n_classes, dtype=dtype, device=device)
-        dense_w = uniform if weight is None else uniform * weight.view(class_shape)
-        row_scale = None if valid is None else valid.to(dtype)
-    denominator = target.numel() if scale is None else scale.sum()
-    return SoftmaxTargets(target, hard_scale, dense_w, row_scale, denominator)
+        if int(lo) >= 0 and int(hi) < n_classes:
+            return target, None
+    valid = target != ignore_index
+    check_class_indices(target, valid, n_classes, ignore_index, host)
+    return target.masked_fill(~valid, 0), valid
 
 
-def safe_mean_parts(denominator: Tensor | int):
+def _index_scale(
+    index: Tensor, valid: Tensor | None, weight: Tensor | None, dtype: torch.dtype
+) -> Tensor | None:
+    """Per-sample factor ``w_{y_n}`` (0 where ignored); None when every factor is 1."""
+    if weight is None:
+        return None if valid is None else valid.to(dtype)
+    scale = weight[index]  # indexing (vmap has a batching rule for it, not for take)
+    return scale if valid is None else scale.masked_fill(~valid, 0.0)
+
+
+def index_targets(
+    z: Tensor, index: Tensor, valid: Tensor | None, weight: Tensor | None
+) -> SoftmaxTargets:
+    """Class indices without smoothing: only the hard term, mean over the total weight."""
+    scale = _index_scale(index, valid, weight, z.dtype)
+    denominator = index.numel() if scale is None else scale.sum()
+    return SoftmaxTargets(index, scale, None, None, denominator)
+
+
+def smoothed_targets(
+    z: Tensor, index: Tensor, valid: Tensor | None, weight: Tensor | None, label_smoothing: float
+) -> SoftmaxTargets:
+    """Class indices with smoothing ``eps``: ``(1 - eps) onehot(y) + eps / C``.
+
+    The hard term is scaled by ``(1 - eps) w_y``, the dense term has the
+    weights ``eps w_c / C``; the mean divides by ``sum_n w_{y_n}`` as
+    ``F.cross_entropy`` does.
+    """
+    dtype, device = z.dtype, z.device
+    scale = _index_scale(index, valid, weight, dtype)
+    if scale is None:
+        scale = torch.ones(index.shape, dtype=dtype, device=device)
+    hard_scale = scale * (1.0 - label_smoothing)
+    class_shape = _class_shape(z)
+    uniform = torch.full(class_shape, label_smoothing / z.shape[1], dtype=dtype, device=device)
+    dense_w = uniform if weight is None else uniform * weight.view(class_shape)
+    row_scale = None if valid is None else valid.to(dtype)
+    return SoftmaxTargets(index, hard_scale, dense_w, row_scale, scale.sum())
+
+
+def safe_mean_parts(denominator: Tensor | int) -> tuple[Tensor | int, Tensor | None]:
     """``(divisor, offset)`` so that ``total / divisor + offset`` is the mean.
 
     With a zero tensor denominator (every target ignored) the value is NaN
