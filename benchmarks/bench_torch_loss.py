@@ -29,6 +29,10 @@ Usage::
     python benchmarks/bench_torch_loss.py                  # eager and compiled
     python benchmarks/bench_torch_loss.py --mode eager --threads 1
     python benchmarks/bench_torch_loss.py --sigmoid --memory
+    python benchmarks/bench_torch_loss.py --mode compiled --threads 1 --clock cpu --shape 65536,10
+
+``--clock cpu`` times this thread's CPU time instead of wall time (with one
+thread that is all the work): steadier when other jobs share the machine.
 """
 
 from __future__ import annotations
@@ -105,11 +109,15 @@ def make_inputs(shape, logits: str, sigmoid: bool = False, seed: int = 0):
     return z.requires_grad_(), y
 
 
+#: the clock of run_once: wall time, or this thread's CPU time (``--clock cpu``)
+CLOCK = time.perf_counter
+
+
 def run_once(fn, z, y) -> float:
     z.grad = None
-    start = time.perf_counter()
+    start = CLOCK()
     fn(z, y).backward()
-    return time.perf_counter() - start
+    return CLOCK() - start
 
 
 def time_shape(fns, z, y, repeats, warmup=3):
@@ -180,6 +188,15 @@ def main(argv=None) -> None:
     parser.add_argument("--logits", choices=("random", "saturated", "both"), default="random")
     parser.add_argument("--mode", choices=("eager", "compiled", "both"), default="both")
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
+    parser.add_argument(
+        "--clock",
+        choices=("wall", "cpu"),
+        default="wall",
+        help="cpu: this thread's CPU time (needs --threads 1; steadier on a loaded machine)",
+    )
+    parser.add_argument(
+        "--shape", action="append", help="only this shape, e.g. 65536,10 (repeatable)"
+    )
     parser.add_argument("--sigmoid", action="store_true", help="the sigmoid focal loss")
     parser.add_argument("--memory", action="store_true", help="measure peak memory instead")
     parser.add_argument("--child", nargs=2, metavar=("METHOD", "SHAPE"), help=argparse.SUPPRESS)
@@ -187,8 +204,15 @@ def main(argv=None) -> None:
     kinds = ("random", "saturated") if args.logits == "both" else (args.logits,)
     modes = ("eager", "compiled") if args.mode == "both" else (args.mode,)
     sizes = SIGMOID_SIZES if args.sigmoid else SIZES
+    if args.shape:
+        sizes = tuple(tuple(int(n) for n in s.split(",")) for s in args.shape)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
+    if args.clock == "cpu":
+        if torch.get_num_threads() != 1:
+            parser.error("--clock cpu measures one thread: add --threads 1")
+        global CLOCK
+        CLOCK = time.thread_time
     if args.child:
         name, shape = args.child
         shape = tuple(int(s) for s in shape.split(","))
@@ -200,7 +224,7 @@ def main(argv=None) -> None:
         return
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, gamma={args.gamma}, "
-        f"float32 CPU, forward+backward, {args.repeats} interleaved rounds"
+        f"float32 CPU, forward+backward, {args.repeats} interleaved rounds, {args.clock} clock"
     )
     if not args.sigmoid and _kornia() is None:
         print("kornia not installed: skipped")

@@ -172,8 +172,8 @@ def check_class_indices(
     target: Tensor, valid: Tensor, n_classes: int, ignore_index: int, host: bool
 ) -> None:
     """Every non-ignored target is a class index in ``[0, n_classes)``."""
-    bad = valid & ((target < 0) | (target >= n_classes))
     if host:
+        bad = valid & ((target < 0) | (target >= n_classes))
         if bool(bad.any()):
             index = first_index(bad)
             raise ValueError(
@@ -181,7 +181,10 @@ def check_class_indices(
                 f"({ignore_index}); found {int(target[index])} at index {index}"
             )
     else:
-        assert_async(~bad.any(), "focal_loss: target class index out of bounds")
+        # "all in range or ignored": this form fuses with the mask that follows in
+        # compiled code (the "any bad" form cost ~15% of the compiled loss at C=10)
+        ok = ((target >= 0) & (target < n_classes)) | ~valid
+        assert_async(ok.all(), "focal_loss: target class index out of bounds")
 
 
 def autocast_off(x: Tensor) -> tuple[bool, contextlib.AbstractContextManager[Any]]:
