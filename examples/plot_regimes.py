@@ -6,8 +6,8 @@ A model trained with focal loss on class posterior ``P`` learns the focal minimi
 ``Q* = minimizer(P, gamma)``, not ``P``. Whether a class is pushed up or down is decided by
 the gradient weight ``G(p) = p phi(p)`` against the multiplier ``lam``: ``Q*(x) > P(x)``
 exactly when ``G(P(x)) > lam`` (the theory page of the documentation, section "Regimes").
-This example prints the regimes of two class distributions and draws
-``Q*/P`` as ``gamma`` grows.
+This example prints the regimes of two class distributions, draws them with
+``focalentropy.plotting.regimes_plot`` and draws ``Q*/P`` as ``gamma`` grows.
 
 Run: ``python examples/plot_regimes.py`` (under a second).
 """
@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import focalentropy as fe
+from focalentropy.plotting import regimes_plot
 
 # %%
 # A moderately imbalanced problem: the head class is suppressed, the others amplified.
@@ -28,6 +29,15 @@ print(fe.regimes(p, gamma=2.0))
 # when there are at least five classes.
 p_rare = np.r_[np.full(4, 0.2495), 0.002]
 print(fe.regimes(p_rare, gamma=2.0))
+
+# %%
+# The same two problems on the curve ``G(p)`` (:func:`focalentropy.plotting.regimes_plot`):
+# a class is amplified where its point lies above the line ``lam``. With ``lam > 1`` the
+# line crosses ``G`` twice, and the rare class left of ``p_low`` is over-suppressed.
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), constrained_layout=True)
+for ax, dist in zip(axes, (p, p_rare), strict=True):
+    regimes_plot(dist, 2.0, ax=ax)
+plt.show()
 
 # %%
 # ``Q*/P`` per class as ``gamma`` grows: every distribution is flattened towards the

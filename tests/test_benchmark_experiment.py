@@ -231,6 +231,24 @@ class TestRun:
         assert sum(calls) == runner.planned_units("benchmark", cfg)
         assert {f.status for f in res.findings} <= {"supported", "refuted", "inconclusive"}
 
+    def test_identity_and_config_recorded(self, tiny_run):
+        from focalentropy.experiments import benchmark
+
+        cfg, res, _, _ = tiny_run
+        assert (res.id, res.number, res.title) == ("benchmark", 5, benchmark.TITLE)
+        assert res.claim == benchmark.CLAIM
+        assert res.config == cfg  # every key given, so the same dict back
+
+    def test_unknown_or_missing_key(self):
+        from focalentropy.experiments import benchmark
+
+        with pytest.raises(ValueError, match="experiment 'benchmark' has an unknown key 'step'"):
+            benchmark.run({**benchmark.default_config(), "step": 3})
+        partial = benchmark.default_config()
+        del partial["seeds"]
+        with pytest.raises(TypeError, match="seeds"):  # no default for the data-set sizes
+            benchmark.run(partial)
+
     def test_thread_count_restored_and_no_figures(self, tiny_run):
         _, res, _, (set_before, after) = tiny_run
         assert after == set_before

@@ -9,6 +9,7 @@ test_experiments_real_data.py, test_benchmark_experiment.py).
 
 from __future__ import annotations
 
+import importlib
 import json
 import subprocess
 import sys
@@ -73,6 +74,8 @@ def _assert_well_formed(res: ExperimentResult):
     ids = [c.id for c in res.claims]
     assert len(ids) == len(set(ids))
     assert all(i.startswith(f"{res.number}.") for i in ids)
+    module = importlib.import_module(f"focalentropy.experiments.{res.id}")
+    assert (res.number, res.title) == (module.NUMBER, module.TITLE)
     for name, png in res.figures.items():
         assert name.endswith(".png")
         assert png.startswith(PNG_MAGIC)
@@ -350,6 +353,30 @@ class TestTheory:
             assert row[1:-1] == pytest.approx([float(v) for v in q], rel=1e-10)
             assert row[-1] == pytest.approx(float(max(abs(v - mp.mpf(1) / p.size) for v in q)))
 
+    def test_regimes_figure_panels_are_regimes_plot(self, tiny, monkeypatch):
+        """Each panel is plotting.regimes_plot of the prior's regimes, legend replaced."""
+        pytest.importorskip("matplotlib")
+        from focalentropy import plotting
+
+        drawn = []
+
+        def spy(res, *args, **kwargs):
+            ax = real(res, *args, **kwargs)
+            drawn.append((res, kwargs.get("legend"), ax))
+            return ax
+
+        real = plotting.regimes_plot
+        monkeypatch.setattr(plotting, "regimes_plot", spy)
+        cfg = _common.config_from_dict(theory.TheoryConfig, tiny["theory"], "theory")
+        data = theory.compute(cfg, lambda advance, description: None)
+        assert theory.regimes_figure(data).startswith(PNG_MAGIC)
+        assert [res for res, _, _ in drawn] == list(data.regimes.regimes.values())
+        for res, legend, ax in drawn:
+            assert legend is False
+            texts = [t.get_text() for t in ax.get_legend().get_texts()]
+            assert f"G_max = {data.regimes.g_max:.3f}" in texts  # an extra of this figure
+            assert f"λ = {float(res.multiplier):.4g}" in texts  # from regimes_plot
+
 
 class TestDiscrete:
     def test_sample_frequencies(self):
@@ -532,8 +559,29 @@ class TestRunner:
     def test_modules_declare_their_place(self):
         assert (theory.ID, theory.NUMBER) == ("theory", 1)
         assert (discrete.ID, discrete.NUMBER) == ("discrete", 2)
-        for module in (theory, discrete):
-            assert EXPERIMENTS.index(module.ID) + 1 == module.NUMBER
+        # every module of the suite declares ID, NUMBER (its 1-based position), TITLE, CLAIM:
+        # the runner reads them for a crashed experiment, with no fallback
+        for position, name in enumerate(EXPERIMENTS, start=1):
+            module = importlib.import_module(f"focalentropy.experiments.{name}")
+            assert (name, position) == (module.ID, module.NUMBER)
+            assert type(module.NUMBER) is int
+            for text in (module.TITLE, module.CLAIM):
+                assert isinstance(text, str)
+                assert text.strip()
+            assert {"ID", "NUMBER", "TITLE", "CLAIM"} <= set(module.__all__)
+
+    @pytest.mark.parametrize("name", ["continuous", "real_data", "benchmark"])
+    def test_crash_of_any_module_takes_its_declared_title(self, monkeypatch, name):
+        module = importlib.import_module(f"focalentropy.experiments.{name}")
+
+        def boom(config, progress=None):
+            raise RuntimeError("deliberate")
+
+        monkeypatch.setattr(module, "run", boom)
+        res = run_experiment(name, {})
+        assert (res.id, res.number, res.title) == (name, module.NUMBER, f"{module.TITLE} (crashed)")
+        assert [c.id for c in res.claims] == [f"{module.NUMBER}.completed"]
+        assert res.claim == module.CLAIM
 
     @pytest.mark.parametrize(
         ("name", "update", "expected"),
@@ -626,3 +674,142 @@ class TestRunner:
         assert data["experiments"][0]["tables"] == [t.to_dict() for t in theory_result.tables]
         html = (out / "report.html").read_text()
         assert html.count("data:image/png;base64,") == len(figs)
+
+
+@dataclass(frozen=True)
+class _StageConfig:
+    steps: int = 2
+    figures: bool = True
+
+
+class TestRunStages:
+    """``_common.run_stages``: the compute -> claims -> tables -> figures body of every ``run``."""
+
+    @staticmethod
+    def _module(calls: list[str]):
+        import types
+
+        def compute(cfg, progress):
+            calls.append("compute")
+            for _ in range(cfg.steps):
+                progress(1.0, "step")
+            return {"value": 0.25 * cfg.steps}
+
+        def make_figures(data):
+            calls.append("figures")
+            return {"a.png": b"png"}, {"a.png": "caption"}
+
+        return types.SimpleNamespace(
+            ID="stages",
+            NUMBER=7,
+            TITLE="Stages",
+            CLAIM="A claim.",
+            default_config=lambda: {"steps": 3, "figures": False},
+            compute=compute,
+            make_claims=lambda data: [Claim.less("7.v", "s", "m", data["value"], 1.0)],
+            make_tables=lambda data: [],
+            make_figures=make_figures,
+        )
+
+    def test_result_fields_and_progress(self):
+        calls: list[str] = []
+        ticks: list[float] = []
+        res = _common.run_stages(
+            self._module(calls),
+            {"steps": 2},
+            lambda advance, description: ticks.append(advance),
+            config_class=_StageConfig,
+            method=lambda cfg, data: f"{cfg.steps} steps, value {data['value']}",
+        )
+        assert (res.id, res.number, res.title, res.claim) == ("stages", 7, "Stages", "A claim.")
+        assert res.method == "2 steps, value 0.5"
+        assert [(c.id, c.value, c.passed) for c in res.claims] == [("7.v", 0.5, True)]
+        assert res.config == {"steps": 2, "figures": True}
+        assert (res.figures, res.captions) == ({"a.png": b"png"}, {"a.png": "caption"})
+        assert calls == ["compute", "figures"]
+        assert ticks == [1.0, 1.0]
+
+    def test_defaults_no_figures_extras_and_unknown_key(self):
+        calls: list[str] = []
+        module = self._module(calls)
+        res = _common.run_stages(
+            module,
+            None,  # default_config(): 3 steps, figures off
+            None,
+            config_class=_StageConfig,
+            method=lambda cfg, data: "m",
+            extras=lambda cfg, data: {"notes": ["n"], "config": {"custom": cfg.steps}},
+        )
+        assert calls == ["compute"]  # make_figures is not called with figures off
+        assert (res.figures, res.notes, res.config) == ({}, ["n"], {"custom": 3})
+        with pytest.raises(ValueError, match="experiment 'stages' has an unknown key 'step'"):
+            _common.run_stages(
+                module, {"step": 1}, None, config_class=_StageConfig, method=lambda c, d: ""
+            )
+
+    def test_threads_set_while_computing_and_restored(self):
+        torch = pytest.importorskip("torch")
+        seen: list[int] = []
+        module = self._module([])
+        module.compute = lambda cfg, progress: (
+            seen.append(torch.get_num_threads()) or {"value": 0.0}
+        )
+        before = torch.get_num_threads()
+        torch.set_num_threads(before + 1)
+        try:
+            _common.run_stages(
+                module, {}, None, config_class=_StageConfig, method=lambda c, d: "", threads=1
+            )
+            after = torch.get_num_threads()
+        finally:
+            torch.set_num_threads(before)
+        assert (seen, after) == ([1], before + 1)
+
+
+class TestTrainingHelpers:
+    def test_lbfgs_minimize_solves_a_least_squares_problem(self):
+        torch = pytest.importorskip("torch")
+        rng = np.random.default_rng(0)
+        a = rng.normal(size=(20, 3))
+        b = rng.normal(size=20)
+        w = torch.zeros(3, dtype=torch.float64, requires_grad=True)
+        at, bt = torch.as_tensor(a), torch.as_tensor(b)
+        _common.lbfgs_minimize(
+            [w],
+            lambda: ((at @ w - bt) ** 2).sum(),
+            max_iter=100,
+            history_size=10,
+            tolerance_grad=1e-12,
+            tolerance_change=1e-15,
+        )
+        exact = np.linalg.lstsq(a, b, rcond=None)[0]  # the normal equations, independently
+        np.testing.assert_allclose(w.detach().numpy(), exact, rtol=1e-8, atol=1e-10)
+
+    def test_train_mlp_adam_is_seeded_and_fits(self):
+        torch = pytest.importorskip("torch")
+        x = torch.as_tensor(np.random.default_rng(1).normal(size=(64, 2)), dtype=torch.float32)
+        y = (x[:, 0] > 0).long()
+
+        def fit(seed: int):
+            torch.manual_seed(seed)
+            gen = torch.Generator().manual_seed(seed)
+            return _common.train_mlp_adam(
+                x,
+                2,
+                lambda out, idx: torch.nn.functional.cross_entropy(out, y[idx]),
+                hidden=8,
+                epochs=40,
+                batch_size=16,
+                lr=1e-2,
+                weight_decay=0.0,
+                generator=gen,
+            )
+
+        first, again = fit(3), fit(3)
+        for p, q in zip(first.parameters(), again.parameters(), strict=True):
+            assert p.dtype == torch.float64
+            assert torch.equal(p, q)
+        assert not first.training
+        with torch.no_grad():
+            accuracy = (first(x.double()).argmax(dim=1) == y).double().mean().item()
+        assert accuracy > 0.9

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 
@@ -45,6 +46,8 @@ def _assert_well_formed(res: ExperimentResult):
     ids = [c.id for c in res.claims]
     assert len(ids) == len(set(ids))
     assert all(i.startswith(f"{res.number}.") for i in ids)
+    module = importlib.import_module(f"focalentropy.experiments.{res.id}")
+    assert (res.number, res.title) == (module.NUMBER, module.TITLE)
     for name, png in res.figures.items():
         assert name.endswith(".png")
         assert png.startswith(PNG_MAGIC)

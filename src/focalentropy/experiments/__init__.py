@@ -1,7 +1,10 @@
 """The validation suite behind ``focalentropy reproduce``.
 
 One module per experiment, each a function ``run(config, progress=None)``
-returning an :class:`ExperimentResult` (claims, tables, figures):
+returning an :class:`ExperimentResult` (claims, tables, figures). A module declares
+``ID``, ``NUMBER`` (its position below), ``TITLE`` and ``CLAIM``, and its stages
+``compute`` -> ``make_claims`` -> ``make_tables`` -> ``make_figures``, which its ``run``
+hands to ``_common.run_stages``:
 
 1. :mod:`~focalentropy.experiments.theory`: exact theory figures (theory page);
 2. :mod:`~focalentropy.experiments.discrete`: discrete features, convergence to Q*;

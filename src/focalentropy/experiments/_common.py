@@ -13,11 +13,15 @@ import io
 import math
 import numbers
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
-from typing import Any, TypeVar
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = [
     "Claim",
@@ -31,9 +35,12 @@ __all__ = [
     "derive_seed",
     "fig_to_png",
     "fit_loglog_slope",
+    "lbfgs_minimize",
     "pyplot",
+    "run_stages",
     "to_builtin",
     "torch_threads",
+    "train_mlp_adam",
 ]
 
 #: ``progress(advance, description)``: called by experiments after each unit of work.
@@ -229,7 +236,11 @@ class ExperimentResult:
         }
 
 
-def prepare_run(config, default_config: Callable[[], dict], progress):
+def prepare_run(
+    config: Mapping[str, Any] | None,
+    default_config: Callable[[], dict[str, Any]],
+    progress: Progress | None,
+) -> tuple[dict[str, Any], Progress, bool]:
     """``(cfg, progress, draw)`` for an experiment's ``run``: the configuration
     (``default_config()`` when None), a progress callback (no-op when None)
     and whether to draw figures."""
@@ -353,6 +364,85 @@ def config_from_dict(
                 f"expected keys: {', '.join(sorted(known))}"
             )
     return cls(**config)
+
+
+class _DrawsFigures(Protocol):
+    """A config dataclass with a ``figures`` switch."""
+
+    @property
+    def figures(self) -> bool: ...
+
+
+_RunConfig = TypeVar("_RunConfig", bound=_DrawsFigures)
+
+
+def run_stages(
+    experiment: ModuleType,
+    config: Mapping[str, Any] | None,
+    progress: Progress | None,
+    *,
+    config_class: type[_RunConfig],
+    method: Callable[[_RunConfig, Any], str],
+    threads: int | None = None,
+    extras: Callable[[_RunConfig, Any], Mapping[str, Any]] | None = None,
+) -> ExperimentResult:
+    """Run an experiment module's stages, compute -> claims -> tables -> figures.
+
+    The body of every experiment's ``run``. ``experiment`` is the experiment's module;
+    it declares ``ID``, ``NUMBER``, ``TITLE`` and ``CLAIM`` and the stages
+    ``default_config()``, ``compute(cfg, progress) -> data``, ``make_claims(data)``,
+    ``make_tables(data)`` and ``make_figures(data) -> (figures, captions)``, looked up
+    when called. The config dataclass is built from the runner's dict
+    (:func:`config_from_dict`; ``default_config()`` when ``config`` is None), the data
+    computed (inside ``torch_threads(threads)`` when ``threads`` is given), then the
+    claims, the tables and, when the config's ``figures`` field is true, the figures
+    (matplotlib is imported only then).
+
+    Parameters
+    ----------
+    experiment : module
+        The experiment module, as described above.
+    config : mapping or None
+        The runner's dict for ``config_class``.
+    progress : callable or None
+        ``progress(advance, description)``, passed to ``compute`` (no-op when None).
+    config_class : dataclass type
+        The experiment's settings, with a ``figures`` field.
+    method : callable
+        ``method(cfg, data) -> str``: the result's ``method`` paragraph.
+    threads : int, optional
+        torch's thread count while computing (the caller's count is restored).
+    extras : callable, optional
+        ``extras(cfg, data) -> {field: value}``: more fields of the
+        :class:`ExperimentResult` (``notes``, ``findings``, ``records``), or a
+        ``config`` replacing ``config_to_dict(cfg)``.
+
+    Returns
+    -------
+    ExperimentResult
+    """
+    raw, progress, _ = prepare_run(config, experiment.default_config, progress)
+    cfg = config_from_dict(config_class, raw, experiment.ID)
+    with torch_threads(threads) if threads is not None else contextlib.nullcontext():
+        data = experiment.compute(cfg, progress)
+    claims = experiment.make_claims(data)
+    tables = experiment.make_tables(data)
+    figures, captions = experiment.make_figures(data) if cfg.figures else ({}, {})
+    more: dict[str, Any] = {"config": config_to_dict(cfg)}
+    if extras is not None:
+        more.update(extras(cfg, data))
+    return ExperimentResult(
+        id=experiment.ID,
+        number=experiment.NUMBER,
+        title=experiment.TITLE,
+        claim=experiment.CLAIM,
+        method=method(cfg, data),
+        claims=claims,
+        tables=tables,
+        figures=figures,
+        captions=captions,
+        **more,
+    )
 
 
 def config_to_dict(cfg: Any) -> dict[str, Any]:
@@ -496,3 +586,139 @@ def torch_threads(n: int) -> Iterator[None]:
             _threads_depth -= 1
             if _threads_depth == 0:
                 torch.set_num_threads(_threads_saved)
+
+
+def _adam(
+    params: Sequence[torch.Tensor],
+    lr: float,
+    weight_decay: float,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+) -> Callable[[], None]:
+    """A minimal Adam (L2 weight decay added to the gradient, as ``torch.optim.Adam``).
+
+    Written out because constructing a ``torch.optim`` optimizer imports
+    ``torch._dynamo``, which costs seconds; the update is the textbook one.
+    """
+    import torch
+
+    m = [torch.zeros_like(p) for p in params]
+    v = [torch.zeros_like(p) for p in params]
+    t = [0]
+
+    @torch.no_grad()
+    def step() -> None:
+        t[0] += 1
+        c1 = 1.0 - betas[0] ** t[0]
+        c2 = 1.0 - betas[1] ** t[0]
+        for p, m_p, v_p in zip(params, m, v, strict=True):
+            if p.grad is None:  # not used by the loss: left alone, as torch.optim.Adam does
+                continue
+            g = p.grad + weight_decay * p
+            m_p.mul_(betas[0]).add_(g, alpha=1.0 - betas[0])
+            v_p.mul_(betas[1]).addcmul_(g, g, value=1.0 - betas[1])
+            p.sub_(lr * (m_p / c1) / ((v_p / c2).sqrt() + eps))
+
+    return step
+
+
+def train_mlp_adam(
+    x: torch.Tensor,
+    n_out: int,
+    loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    *,
+    hidden: int,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    weight_decay: float,
+    generator: torch.Generator,
+) -> torch.nn.Module:
+    """Train a one-hidden-layer ReLU MLP with minibatch Adam; return it in float64, eval mode.
+
+    The weights are initialised from torch's global generator (seed it first); the
+    minibatch order comes from ``generator``: one ``randperm`` of the rows per epoch,
+    batches of ``batch_size`` in that order. Runs with the caller's torch threads.
+
+    Parameters
+    ----------
+    x : torch.Tensor, shape (n, d)
+        Float32 features.
+    n_out : int
+        Number of outputs.
+    loss : callable
+        ``loss(outputs, idx) -> scalar tensor``: the loss of the minibatch of rows
+        ``idx`` (a tensor of indices into ``x``), ``outputs`` of shape (len(idx), n_out).
+    hidden, epochs, batch_size, lr, weight_decay
+        Training hyper-parameters.
+    generator : torch.Generator
+        Draws the minibatch order.
+
+    Returns
+    -------
+    torch.nn.Module
+        ``x (m, d) -> logits (m, n_out)``, float64, in eval mode.
+    """
+    import torch
+
+    model = torch.nn.Sequential(
+        torch.nn.Linear(x.shape[1], hidden),
+        torch.nn.ReLU(),
+        torch.nn.Linear(hidden, n_out),
+    )
+    params = list(model.parameters())
+    step = _adam(params, lr=lr, weight_decay=weight_decay)
+    n = x.shape[0]
+    for _ in range(epochs):
+        perm = torch.randperm(n, generator=generator)
+        for start in range(0, n, batch_size):
+            idx = perm[start : start + batch_size]
+            for p in params:
+                p.grad = None
+            loss(model(x[idx]), idx).backward()
+            step()
+    return model.double().eval()
+
+
+def lbfgs_minimize(
+    params: Iterable[torch.Tensor],
+    loss: Callable[[], torch.Tensor],
+    *,
+    max_iter: int,
+    history_size: int,
+    tolerance_grad: float,
+    tolerance_change: float,
+) -> None:
+    """Minimise ``loss()`` over ``params`` with one full-batch L-BFGS run, in place.
+
+    ``torch.optim.LBFGS`` with unit step and the strong-Wolfe line search; the
+    closure zeroes the gradients, evaluates ``loss()`` and back-propagates.
+
+    Parameters
+    ----------
+    params : iterable of torch.Tensor
+        The tensors to optimise (``requires_grad``).
+    loss : callable
+        ``loss() -> scalar tensor`` of the current ``params``.
+    max_iter, history_size, tolerance_grad, tolerance_change
+        As for ``torch.optim.LBFGS``.
+    """
+    import torch
+
+    opt = torch.optim.LBFGS(
+        params,
+        lr=1.0,
+        max_iter=max_iter,
+        history_size=history_size,
+        tolerance_grad=tolerance_grad,
+        tolerance_change=tolerance_change,
+        line_search_fn="strong_wolfe",
+    )
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        value = loss()
+        value.backward()
+        return value
+
+    opt.step(closure)

@@ -30,8 +30,11 @@ from __future__ import annotations
 import importlib.util
 import itertools
 import math
+import sys
 import threading
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
 
 import numpy as np
 
@@ -52,12 +55,35 @@ from ._common import (
     Table,
     derive_seed,
     fig_to_png,
-    prepare_run,
     pyplot,
+    run_stages,
     torch_threads,
+    train_mlp_adam,
 )
 
-__all__ = ["DATASETS", "BenchmarkConfig", "default_config", "planned_units", "run"]
+__all__ = [
+    "CLAIM",
+    "DATASETS",
+    "ID",
+    "NUMBER",
+    "TITLE",
+    "BenchmarkConfig",
+    "default_config",
+    "planned_units",
+    "run",
+]
+
+#: Identifier, report position, section title (also used by the runner for a crash) and
+#: the experiment's claim, one paragraph.
+ID = "benchmark"
+NUMBER = 5
+TITLE = "Benchmark: focal loss, the theory and recover on real data sets"
+CLAIM = (
+    "On many real data sets the focal model's probabilities are predicted by "
+    "minimizer(P_ce, γ) from the cross-entropy model's, recover maps them back, and "
+    "recover + temperature scaling calibrates them; over-suppression is tested as an "
+    "open question."
+)
 
 #: Every data set the benchmark knows (name -> where it comes from).
 DATASETS: dict[str, DatasetSpec] = {
@@ -108,6 +134,11 @@ METRICS = ("accuracy", "ece", "ece_quantile", "classwise_ece", "nll", "brier")
 REGIME_BINS = (0.0, 1e-3, 1e-2, 0.05, 0.2, 0.5, 1.0)
 TV_BOUND = 0.8
 SHARE = 0.9
+
+#: Output layer of a model: one score per class, or one sigmoid score (binary sets).
+Kind = Literal["softmax", "sigmoid"]
+#: One unit of work: (data set, imbalance ratio or None for a binary set, seed index).
+Unit = tuple[str, float | None, int]
 
 
 @dataclass
@@ -188,7 +219,6 @@ def _train(data: dict, gamma: float, alpha, cfg: BenchmarkConfig, seed: int, bin
     import torch
 
     from ..torch import focal_loss, sigmoid_focal_loss
-    from .long_tail import _adam
 
     x, y = data["X_train"], data["y_train"]
     mean, std = x.mean(axis=0), x.std(axis=0) + 1e-6
@@ -197,32 +227,28 @@ def _train(data: dict, gamma: float, alpha, cfg: BenchmarkConfig, seed: int, bin
     gen = torch.Generator().manual_seed(seed)
     xt = torch.as_tensor((x - mean) / std, dtype=torch.float32)
     yt = torch.as_tensor(y, dtype=torch.float32 if binary else torch.int64)
-    model = torch.nn.Sequential(
-        torch.nn.Linear(xt.shape[1], cfg.hidden),
-        torch.nn.ReLU(),
-        torch.nn.Linear(cfg.hidden, n_out),
-    )
-    params = list(model.parameters())
-    step = _adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+    def loss(out: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        if binary:
+            return sigmoid_focal_loss(
+                out[:, 0], yt[idx], alpha=alpha, gamma=gamma, reduction="mean"
+            )
+        return focal_loss(out, yt[idx], gamma=gamma)
+
     n, bs = xt.shape[0], cfg.batch_size
     epochs = max(1, math.ceil(cfg.steps * bs / n))
     with _TRAIN_LOCK, torch_threads(1):
-        for _ in range(epochs):
-            perm = torch.randperm(n, generator=gen)
-            for start in range(0, n, bs):
-                idx = perm[start : start + bs]
-                for p in params:
-                    p.grad = None
-                out = model(xt[idx])
-                if binary:
-                    loss = sigmoid_focal_loss(
-                        out[:, 0], yt[idx], alpha=alpha, gamma=gamma, reduction="mean"
-                    )
-                else:
-                    loss = focal_loss(out, yt[idx], gamma=gamma)
-                loss.backward()
-                step()
-        model = model.double().eval()
+        model = train_mlp_adam(
+            xt,
+            n_out,
+            loss,
+            hidden=cfg.hidden,
+            epochs=epochs,
+            batch_size=bs,
+            lr=cfg.lr,
+            weight_decay=cfg.weight_decay,
+            generator=gen,
+        )
         with torch.no_grad():
             z = [
                 model(torch.as_tensor((data[k] - mean) / std, dtype=torch.float64)).numpy()
@@ -241,7 +267,7 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def _probs(z: np.ndarray, kind: str) -> np.ndarray:
+def _probs(z: np.ndarray, kind: Kind) -> np.ndarray:
     """Class probabilities (n, K); sigmoid scores become two columns [1 - p, p]."""
     if kind == "softmax":
         return _softmax(z)
@@ -269,7 +295,7 @@ def _metrics(prefix: str, probs: np.ndarray, y: np.ndarray, n_bins: int) -> dict
     return {f"{prefix}_{k}": float(rep[k]) for k in METRICS}
 
 
-def _order_kept(before: np.ndarray, after: np.ndarray, kind: str) -> bool:
+def _order_kept(before: np.ndarray, after: np.ndarray, kind: Kind) -> bool:
     """Softmax: same argmax per row; sigmoid: the map is non-decreasing in the score."""
     if kind == "softmax":
         return bool(np.array_equal(before.argmax(axis=-1), after.argmax(axis=-1)))
@@ -277,22 +303,23 @@ def _order_kept(before: np.ndarray, after: np.ndarray, kind: str) -> bool:
     return bool(np.all(np.diff(after[order, 1]) >= -1e-12))
 
 
-def _fit_maps(model: Model, y_val: np.ndarray, kind: str) -> dict:
+def _fit_maps(model: Model, y_val: np.ndarray, kind: Kind) -> dict:
     from ..calibration import FocalRecalibrator, FocalTemperatureScaling, TemperatureScaling
 
     g, a = model.gamma, model.alpha
     z_val = model.z_val if kind == "softmax" else model.z_val.reshape(-1, 1)
     yv = y_val if kind == "softmax" else y_val.reshape(-1, 1)
-    opts = {"from_logits": True, "kind": kind}
     return {
-        "recover": FocalRecalibrator(g, alpha=a, **opts).fit(z_val, yv),
-        "temperature": TemperatureScaling(**opts).fit(z_val, yv),
-        "recover_temperature": FocalTemperatureScaling(g, alpha=a, **opts).fit(z_val, yv),
-        "auto": FocalRecalibrator("auto", alpha=a, **opts).fit(z_val, yv),
+        "recover": FocalRecalibrator(g, alpha=a, from_logits=True, kind=kind).fit(z_val, yv),
+        "temperature": TemperatureScaling(from_logits=True, kind=kind).fit(z_val, yv),
+        "recover_temperature": FocalTemperatureScaling(g, alpha=a, from_logits=True, kind=kind).fit(
+            z_val, yv
+        ),
+        "auto": FocalRecalibrator("auto", alpha=a, from_logits=True, kind=kind).fit(z_val, yv),
     }
 
 
-def _theory_fields(p_ce: np.ndarray, q: np.ndarray, model: Model, kind: str) -> dict:
+def _theory_fields(p_ce: np.ndarray, q: np.ndarray, model: Model, kind: Kind) -> dict:
     """TV ratios and the round trip ``recover(minimizer(P_ce)) = P_ce`` of one cell."""
     from .._minimizer import minimizer, recover
 
@@ -301,9 +328,9 @@ def _theory_fields(p_ce: np.ndarray, q: np.ndarray, model: Model, kind: str) -> 
         q_star, q_rec = minimizer(p_ce, g), recover(q, g)
         roundtrip = recover(q_star, g)
     else:
-        opts = {"alpha": a, "kind": "sigmoid"}
-        q_star, q_rec = _two(minimizer(p_ce[:, 1], g, **opts)), _two(recover(q[:, 1], g, **opts))
-        roundtrip = _two(recover(q_star[:, 1], g, **opts))
+        q_star = _two(minimizer(p_ce[:, 1], g, alpha=a, kind="sigmoid"))
+        q_rec = _two(recover(q[:, 1], g, alpha=a, kind="sigmoid"))
+        roundtrip = _two(recover(q_star[:, 1], g, alpha=a, kind="sigmoid"))
     tv_ce = _tv(q, p_ce)
     return {
         "tv_focal_ce": tv_ce,
@@ -319,7 +346,7 @@ def _two(p: np.ndarray) -> np.ndarray:
     return np.stack([1.0 - p, p], axis=1)
 
 
-def evaluate_cell(p_ce: np.ndarray, model: Model, y_val, y_test, kind: str, n_bins: int) -> dict:
+def evaluate_cell(p_ce: np.ndarray, model: Model, y_val, y_test, kind: Kind, n_bins: int) -> dict:
     """Theory fields and the metrics of every map of one focal model (a cell)."""
     q = _probs(model.z_test, kind)
     maps = _fit_maps(model, y_val, kind)
@@ -422,7 +449,7 @@ def _prepare(spec: DatasetSpec, ratio: float | None, seed: int) -> dict:
 def run_unit(cfg: BenchmarkConfig, name: str, ratio: float | None, rep: int) -> dict:
     """Train and evaluate every model of (data set, imbalance, seed); plain records back."""
     spec = DATASETS[name]
-    kind = "sigmoid" if ratio is None else "softmax"
+    kind: Kind = "sigmoid" if ratio is None else "softmax"
     unit_seed = derive_seed(cfg.seed, "benchmark", name, round(1000 * (ratio or 0)), rep)
     data = _prepare(spec, ratio, unit_seed)
     y_val, y_test = data["y_val"], data["y_test"]
@@ -474,7 +501,7 @@ def _imbalance(train_counts: np.ndarray) -> float:
     return round(float(train_counts.max() / max(train_counts.min(), 1)), 1)
 
 
-def _ce_fields(ce: Model, y_val, y_test, kind: str, n_bins: int) -> dict:
+def _ce_fields(ce: Model, y_val, y_test, kind: Kind, n_bins: int) -> dict:
     from ..calibration import TemperatureScaling
 
     zv = ce.z_val if kind == "softmax" else ce.z_val.reshape(-1, 1)
@@ -511,7 +538,9 @@ def lightgbm_available() -> bool:
     return importlib.util.find_spec("lightgbm") is not None
 
 
-def _boost_raw(data: dict, seed: int, objective, init: float | None = None) -> np.ndarray:
+def _boost_raw(
+    data: dict, seed: int, objective, init: float | np.ndarray | None = None
+) -> np.ndarray:
     """Train LightGBM on the train split; raw test scores (``init`` added back)."""
     import lightgbm as lgb
 
@@ -521,7 +550,7 @@ def _boost_raw(data: dict, seed: int, objective, init: float | None = None) -> n
     booster = lgb.train(
         params, lgb.Dataset(x, y, init_score=init_score), num_boost_round=BOOST_ROUNDS
     )
-    raw = booster.predict(data["X_test"], raw_score=True).astype(np.float64)
+    raw = np.asarray(booster.predict(data["X_test"], raw_score=True), dtype=np.float64)
     return raw if init is None else raw + float(init)
 
 
@@ -584,13 +613,15 @@ class BenchmarkData:
     boosted: list[dict] = field(default_factory=list)
 
 
-def plan_units(cfg: BenchmarkConfig) -> tuple[list[tuple], list[dict], list[dict]]:
+def plan_units(cfg: BenchmarkConfig) -> tuple[list[Unit], list[dict], list[dict]]:
     """Units ``(name, ratio, rep)`` to run, skipped (data set, ratio) pairs, data set facts.
 
     A multi-class ratio is skipped when the rarest test class would keep fewer than
     ``min_rare_test`` rows (this depends only on the class sizes, not on the seed).
     """
-    units, skipped, info = [], [], []
+    units: list[Unit] = []
+    skipped: list[dict] = []
+    info: list[dict] = []
     for name in cfg.multiclass:
         spec = DATASETS[name]
         x, y, classes = load_dataset(spec)
@@ -832,7 +863,7 @@ def _best_nll_finding(data: BenchmarkData) -> Finding:
         for g in data.cfg.gammas:
             cells = [r for r in rows if r["gamma"] == g]
             means = {m: np.mean([r[f"{m}_nll"] for r in cells]) for m in METHODS}
-            hits.append(min(means, key=means.get) == "recover_temperature")
+            hits.append(min(means, key=lambda m: means[m]) == "recover_temperature")
     return share_finding(
         "5.recover_temperature_best_nll",
         "recover + temperature has the lowest NLL of the five focal maps in the majority "
@@ -1077,7 +1108,7 @@ def _median(values) -> float | None:
 
 
 def data_table(data: BenchmarkData) -> Table:
-    skipped = {}
+    skipped: dict[str, list[str]] = {}
     for s in data.skipped:
         skipped.setdefault(s["dataset"], []).append(
             f"{s['imbalance']:g} (rarest test {s['rare_test']})"
@@ -1133,7 +1164,7 @@ def recover_ece_note(data: BenchmarkData) -> str:
     better = [r for r in recs if r["recover_ece"] < r["raw_ece"]]
     if not worse:
         return f"recover alone lowered the ECE in all {len(recs)} cells."
-    t_worse = _median([r["ce_temperature_fitted"] for r in worse])
+    t_worse = float(np.median([r["ce_temperature_fitted"] for r in worse]))  # not empty
     t_better = _median([r["ce_temperature_fitted"] for r in better])
     fixed = sum(r["recover_temperature_ece"] < r["raw_ece"] for r in worse)
     sets = ", ".join(sorted({r["dataset"] for r in worse}))
@@ -1282,40 +1313,42 @@ def make_figures(data: BenchmarkData) -> tuple[dict[str, bytes], dict[str, str]]
 # ---------------------------------------------------------------------------
 
 
-def run(config: dict | None = None, progress: Progress | None = None) -> ExperimentResult:
-    """Run the benchmark and return its claims, findings, tables, figures and records."""
-    raw_cfg, progress, draw = prepare_run(config, default_config, progress)
-    cfg = BenchmarkConfig(**raw_cfg)
-    with torch_threads(1):
-        data = compute(cfg, progress)
-    claims = make_claims(data)
-    findings = make_findings(data)
-    tables = make_tables(data)
-    figures, captions = make_figures(data) if draw else ({}, {})
-    n_multi = len({r["dataset"] for r in data.records if r["task"] == "multiclass"})
-    n_bin = len({r["dataset"] for r in data.records if r["task"] == "binary"})
-    return ExperimentResult(
-        id="benchmark",
-        number=5,
-        title="Benchmark: focal loss, the theory and recover on real data sets",
-        claim=(
-            "On many real data sets the focal model's probabilities are predicted by "
-            "minimizer(P_ce, γ) from the cross-entropy model's, recover maps them back, and "
-            "recover + temperature scaling calibrates them; over-suppression is tested as an "
-            "open question."
-        ),
-        method=_method_text(cfg, n_multi, n_bin),
-        claims=claims,
-        findings=findings,
-        tables=tables,
-        figures=figures,
-        captions=captions,
-        config=raw_cfg,
-        notes=[recover_ece_note(data), *_boosted_note(data)],
-        records={
-            "benchmark": data.records,
-            "benchmark_regime": data.regime,
-            "benchmark_boosted": data.boosted,
+def run(
+    config: Mapping[str, Any] | None = None, progress: Progress | None = None
+) -> ExperimentResult:
+    """Run the benchmark: focal, cross-entropy and the calibration maps on real data sets.
+
+    Parameters
+    ----------
+    config : dict, optional
+        The fields of :class:`BenchmarkConfig` (:func:`default_config`); an unknown key
+        raises ``ValueError``.
+    progress : callable, optional
+        ``progress(advance, description)``, called once per (data set, imbalance, seed)
+        unit (:func:`planned_units` calls).
+
+    Returns
+    -------
+    ExperimentResult
+        Claims, findings, tables, notes, the per-cell ``records``, and the figures when
+        ``config["figures"]`` is true (only then is matplotlib imported). Training runs
+        on one torch thread; the caller's thread count is restored.
+    """
+    return run_stages(
+        sys.modules[__name__],
+        config,
+        progress,
+        config_class=BenchmarkConfig,
+        method=_method_text,
+        threads=1,
+        extras=lambda cfg, data: {
+            "findings": make_findings(data),
+            "notes": [recover_ece_note(data), *_boosted_note(data)],
+            "records": {
+                "benchmark": data.records,
+                "benchmark_regime": data.regime,
+                "benchmark_boosted": data.boosted,
+            },
         },
     )
 
@@ -1329,7 +1362,9 @@ def _boosted_note(data: BenchmarkData) -> list[str]:
     ]
 
 
-def _method_text(cfg: BenchmarkConfig, n_multi: int, n_bin: int) -> str:
+def _method_text(cfg: BenchmarkConfig, data: BenchmarkData) -> str:
+    n_multi = len({r["dataset"] for r in data.records if r["task"] == "multiclass"})
+    n_bin = len({r["dataset"] for r in data.records if r["task"] == "binary"})
     gammas = ", ".join(f"{g:g}" for g in cfg.gammas)
     return (
         f"{n_multi} multi-class data sets split first (stratified {SPLIT[0]:g}/{SPLIT[1]:g}/"

@@ -13,6 +13,7 @@ through the input space.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -30,12 +31,16 @@ from ._common import (
     config_to_dict,
     derive_seed,
     fig_to_png,
-    prepare_run,
+    lbfgs_minimize,
     pyplot,
-    torch_threads,
+    run_stages,
 )
 
 __all__ = [
+    "CLAIM",
+    "ID",
+    "NUMBER",
+    "TITLE",
     "ContinuousConfig",
     "ContinuousData",
     "GaussianMixture",
@@ -49,7 +54,17 @@ __all__ = [
     "train_mlp",
 ]
 
+#: Identifier, report position, section title (also used by the runner for a crash) and
+#: the experiment's claim, one paragraph.
 ID = "continuous"
+NUMBER = 3
+TITLE = "Continuous features: an MLP learns Q*(P(.|x)) pointwise"
+CLAIM = (
+    "On continuous inputs a focal-trained network estimates Q*(P(.|x)), the focal "
+    "minimizer of the true posterior at each x, rather than P(.|x); recover() maps it "
+    "back to P(.|x)."
+)
+
 CLOSER_RATIO = 0.5
 BASELINE_TV = 0.04
 
@@ -163,23 +178,14 @@ def train_mlp(
     ).double()
     xt = torch.as_tensor(x, dtype=torch.float64)
     yt = torch.as_tensor(y, dtype=torch.long)
-    opt = torch.optim.LBFGS(
+    lbfgs_minimize(
         net.parameters(),
-        lr=1.0,
+        lambda: focal_loss(net(xt), yt, gamma),
         max_iter=max_iter,
         history_size=20,
         tolerance_grad=1e-10,
         tolerance_change=1e-14,
-        line_search_fn="strong_wolfe",
     )
-
-    def closure():
-        opt.zero_grad()
-        loss = focal_loss(net(xt), yt, gamma)
-        loss.backward()
-        return loss
-
-    opt.step(closure)
 
     def predict(xnew: ArrayLike) -> np.ndarray:
         with torch.no_grad():
@@ -507,13 +513,13 @@ def _method_text(cfg: ContinuousConfig, mix: GaussianMixture) -> str:
 def run(
     config: Mapping[str, Any] | None = None, progress: Progress | None = None
 ) -> ExperimentResult:
-    """Run experiment 3 and return its claims, tables and figures.
+    """Run experiment 3: MLPs trained on Gaussian-mixture features against Q*(P(.|x)).
 
     Parameters
     ----------
     config : dict, optional
-        As returned by :func:`default_config` (missing keys take the quick defaults;
-        an unknown key raises ``ValueError``).
+        The fields of :class:`ContinuousConfig` (:func:`default_config`); a missing key
+        takes its quick default, an unknown key raises ``ValueError``.
     progress : callable, optional
         ``progress(advance, description)``, called once per trained model
         (:func:`planned_units` calls).
@@ -521,27 +527,16 @@ def run(
     Returns
     -------
     ExperimentResult
-        Figures (and the matplotlib import) only when ``config["figures"]`` is true.
-        Training uses one torch thread; the caller's thread count is restored.
+        Claims, tables, and the figures when ``config["figures"]`` is true (only then is
+        matplotlib imported). Training runs on one torch thread; the caller's thread
+        count is restored.
     """
-    raw, progress, _ = prepare_run(config, default_config, progress)
-    cfg = config_from_dict(ContinuousConfig, raw, ID)
-    with torch_threads(1):
-        data = compute(cfg, progress)
-    figures, captions = make_figures(data) if cfg.figures else ({}, {})
-    return ExperimentResult(
-        id=ID,
-        number=3,
-        title="Continuous features: an MLP learns Q*(P(.|x)) pointwise",
-        claim=(
-            "On continuous inputs a focal-trained network estimates Q*(P(.|x)), the focal "
-            "minimizer of the true posterior at each x, rather than P(.|x); recover() maps it "
-            "back to P(.|x)."
-        ),
-        method=_method_text(cfg, data.mix),
-        claims=make_claims(data),
-        tables=make_tables(data),
-        figures=figures,
-        captions=captions,
-        config=_to_dict(cfg),
+    return run_stages(
+        sys.modules[__name__],
+        config,
+        progress,
+        config_class=ContinuousConfig,
+        method=lambda cfg, data: _method_text(cfg, data.mix),
+        threads=1,
+        extras=lambda cfg, data: {"config": _to_dict(cfg)},
     )

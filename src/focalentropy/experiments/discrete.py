@@ -21,6 +21,7 @@ while its distance to P stays at |Q* - P| > 0 for gamma > 0.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,17 +34,17 @@ from ._common import (
     Progress,
     Table,
     coerce_config_fields,
-    config_from_dict,
     config_to_dict,
     derive_seed,
     fig_to_png,
     fit_loglog_slope,
-    prepare_run,
+    lbfgs_minimize,
     pyplot,
-    torch_threads,
+    run_stages,
 )
 
 __all__ = [
+    "CLAIM",
     "ID",
     "NUMBER",
     "TITLE",
@@ -61,10 +62,17 @@ __all__ = [
     "sample_frequencies",
 ]
 
-#: Identifier, report position and section title (also used by the runner for a crash).
+#: Identifier, report position, section title (also used by the runner for a crash) and
+#: the experiment's claim, one paragraph.
 ID = "discrete"
 NUMBER = 2
 TITLE = "Discrete features: trained models learn Q*, at the n^(-1/2) rate"
+CLAIM = (
+    "With a free logit vector per cell (or an MLP on one-hot x) trained with focal "
+    "loss on n samples, the learned class probabilities converge to "
+    "Q* = minimizer(P(.|x), γ) with error ∝ n^(-1/2), and not to P(.|x) when γ > 0; "
+    "over-suppressed classes come out below P."
+)
 
 SLOPE_RANGE = (-0.7, -0.3)
 BIAS_RATIO = 5.0
@@ -277,24 +285,19 @@ def fit_cells(
     target = torch.as_tensor(f.reshape(-1, k), dtype=torch.float64)
     weight = torch.as_tensor((c / c.sum(axis=1, keepdims=True)).ravel())
     params, logits = _cell_model(model, (b, m, k), hidden, int(seed))
-    opt = torch.optim.LBFGS(
+
+    def loss() -> torch.Tensor:
+        per_cell = focal_loss(logits().reshape(-1, k), target, gamma, reduction="none")
+        return (weight * per_cell).sum()
+
+    lbfgs_minimize(
         params,
-        lr=1.0,
+        loss,
         max_iter=max_iter,
         history_size=50,
         tolerance_grad=1e-13,
         tolerance_change=1e-16,
-        line_search_fn="strong_wolfe",
     )
-
-    def closure():
-        opt.zero_grad()
-        per_cell = focal_loss(logits().reshape(-1, k), target, gamma, reduction="none")
-        loss = (weight * per_cell).sum()
-        loss.backward()
-        return loss
-
-    opt.step(closure)
     with torch.no_grad():
         q = torch.softmax(logits(), dim=-1).numpy().astype(np.float64)
     return q.reshape(*batch_shape, m, k)
@@ -639,13 +642,13 @@ def _method_text(data: DiscreteData) -> str:
 
 
 def run(config: dict[str, Any] | None = None, progress: Progress | None = None) -> ExperimentResult:
-    """Run experiment 2 and return its claims, tables and figures.
+    """Run experiment 2: free logits and an MLP trained on discrete features.
 
     Parameters
     ----------
     config : dict, optional
-        As returned by :func:`default_config` (missing keys take the quick defaults;
-        an unknown key raises ``ValueError``).
+        The fields of :class:`DiscreteConfig` (:func:`default_config`); a missing key takes
+        its quick default, an unknown key raises ``ValueError``.
     progress : callable, optional
         ``progress(advance, description)``, called once per (gamma, model)
         (:func:`planned_units`).
@@ -653,28 +656,15 @@ def run(config: dict[str, Any] | None = None, progress: Progress | None = None) 
     Returns
     -------
     ExperimentResult
-        Figures (and the matplotlib import) only when ``config["figures"]`` is true.
-        Training uses one torch thread; the caller's thread count is restored.
+        Claims, the convergence table, and the figures when ``config["figures"]`` is true
+        (only then is matplotlib imported). Training runs on one torch thread; the
+        caller's thread count is restored.
     """
-    raw, progress, _ = prepare_run(config, default_config, progress)
-    cfg = config_from_dict(DiscreteConfig, raw, ID)
-    with torch_threads(1):
-        data = compute(cfg, progress)
-    figures, captions = make_figures(data) if cfg.figures else ({}, {})
-    return ExperimentResult(
-        id=ID,
-        number=NUMBER,
-        title=TITLE,
-        claim=(
-            "With a free logit vector per cell (or an MLP on one-hot x) trained with focal "
-            "loss on n samples, the learned class probabilities converge to "
-            "Q* = minimizer(P(.|x), γ) with error ∝ n^(-1/2), and not to P(.|x) when γ > 0; "
-            "over-suppressed classes come out below P."
-        ),
-        method=_method_text(data),
-        claims=make_claims(data),
-        tables=make_tables(data),
-        figures=figures,
-        captions=captions,
-        config=config_to_dict(cfg),
+    return run_stages(
+        sys.modules[__name__],
+        config,
+        progress,
+        config_class=DiscreteConfig,
+        method=lambda cfg, data: _method_text(data),
+        threads=1,
     )

@@ -33,7 +33,7 @@ from ..calibration import (
     TemperatureScaling,
     calibration_report,
 )
-from ._common import torch_threads
+from ._common import torch_threads, train_mlp_adam
 
 __all__ = [
     "load_long_tail_digits",
@@ -194,32 +194,6 @@ def _long_tail_subsample(
 # ---------------------------------------------------------------------------
 
 
-def _adam(params, lr: float, weight_decay: float, betas=(0.9, 0.999), eps: float = 1e-8):
-    """A minimal Adam (L2 weight decay added to the gradient, as ``torch.optim.Adam``).
-
-    Written out because constructing a ``torch.optim`` optimizer imports
-    ``torch._dynamo``, which costs seconds; the update is the textbook one.
-    """
-    import torch
-
-    m = [torch.zeros_like(p) for p in params]
-    v = [torch.zeros_like(p) for p in params]
-    t = [0]
-
-    @torch.no_grad()
-    def step():
-        t[0] += 1
-        c1 = 1.0 - betas[0] ** t[0]
-        c2 = 1.0 - betas[1] ** t[0]
-        for p, m_p, v_p in zip(params, m, v, strict=True):
-            g = p.grad + weight_decay * p
-            m_p.mul_(betas[0]).add_(g, alpha=1.0 - betas[0])
-            v_p.mul_(betas[1]).addcmul_(g, g, value=1.0 - betas[1])
-            p.sub_(lr * (m_p / c1) / ((v_p / c2).sqrt() + eps))
-
-    return step
-
-
 def train_mlp(
     X,
     y,
@@ -266,25 +240,22 @@ def train_mlp(
     torch.manual_seed(int(seed))
     xt = torch.as_tensor(np.asarray(X), dtype=torch.float32)
     yt = torch.as_tensor(np.asarray(y), dtype=torch.int64)
-    model = torch.nn.Sequential(
-        torch.nn.Linear(xt.shape[1], hidden),
-        torch.nn.ReLU(),
-        torch.nn.Linear(hidden, n_classes),
-    )
-    params = list(model.parameters())
-    step = _adam(params, lr=lr, weight_decay=weight_decay)
-    n = xt.shape[0]
+
+    def loss(out: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        return focal_loss(out, yt[idx], gamma=float(gamma))
+
     with torch_threads(1):
-        for _ in range(epochs):
-            perm = torch.randperm(n, generator=gen)
-            for start in range(0, n, batch_size):
-                idx = perm[start : start + batch_size]
-                for p in params:
-                    p.grad = None
-                loss = focal_loss(model(xt[idx]), yt[idx], gamma=float(gamma))
-                loss.backward()
-                step()
-    model = model.double().eval()
+        model = train_mlp_adam(
+            xt,
+            n_classes,
+            loss,
+            hidden=hidden,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            weight_decay=weight_decay,
+            generator=gen,
+        )
 
     def predict_logits(X_new) -> np.ndarray:
         with torch.no_grad(), torch_threads(1):

@@ -19,6 +19,7 @@ output into claims, tables and figures:
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -34,12 +35,15 @@ from ._common import (
     config_from_dict,
     config_to_dict,
     fig_to_png,
-    prepare_run,
     pyplot,
-    torch_threads,
+    run_stages,
 )
 
 __all__ = [
+    "CLAIM",
+    "ID",
+    "NUMBER",
+    "TITLE",
     "RealDataConfig",
     "RealDataData",
     "compute",
@@ -52,7 +56,17 @@ __all__ = [
     "run",
 ]
 
+#: Identifier, report position, section title (also used by the runner for a crash) and
+#: the experiment's claim, one paragraph.
 ID = "real_data"
+NUMBER = 4
+TITLE = "Real data: long-tailed digits, CE vs focal, and recalibration"
+CLAIM = (
+    "On a real long-tailed data set the focal model's probabilities are predicted by "
+    "the theory from the cross-entropy model's (minimizer(P_ce, γ)), and the inverse "
+    "map recover turns them back into calibrated class probabilities."
+)
+
 PREDICT_RATIO = 0.9
 RECOVER_RATIO = 0.7
 #: ECE(recover) / ECE(raw) bound of the claim "recover lowers the ECE" (gamma >= 2)
@@ -462,13 +476,13 @@ def _method_text(data: RealDataData) -> str:
 def run(
     config: Mapping[str, Any] | None = None, progress: Progress | None = None
 ) -> ExperimentResult:
-    """Run experiment 4 and return its claims, tables and figures.
+    """Run experiment 4: the long-tailed digits, from the training output to the claims.
 
     Parameters
     ----------
     config : dict, optional
-        As returned by :func:`default_config` (missing keys take the quick defaults;
-        an unknown key raises ``ValueError``).
+        The fields of :class:`RealDataConfig` (:func:`default_config`); a missing key
+        takes its quick default, an unknown key raises ``ValueError``.
     progress : callable, optional
         ``progress(advance, description)``, called after each trained model
         (:func:`planned_units` calls).
@@ -476,32 +490,24 @@ def run(
     Returns
     -------
     ExperimentResult
-        Figures (and the matplotlib import) only when ``config["figures"]`` is true.
-        Training uses one torch thread; the caller's thread count is restored.
+        Claims, tables, notes, and the figures when ``config["figures"]`` is true (only
+        then is matplotlib imported); ``config`` also holds the training's own settings
+        and the fitted maps. Training runs on one torch thread; the caller's thread count
+        is restored.
     """
-    raw, progress, _ = prepare_run(config, default_config, progress)
-    cfg = config_from_dict(RealDataConfig, raw, ID)
-    with torch_threads(1):
-        data = compute(cfg, progress)
-    figures, captions = make_figures(data) if cfg.figures else ({}, {})
-    return ExperimentResult(
-        id=ID,
-        number=4,
-        title="Real data: long-tailed digits, CE vs focal, and recalibration",
-        claim=(
-            "On a real long-tailed data set the focal model's probabilities are predicted by "
-            "the theory from the cross-entropy model's (minimizer(P_ce, γ)), and the inverse "
-            "map recover turns them back into calibrated class probabilities."
-        ),
-        method=_method_text(data),
-        claims=make_claims(data),
-        tables=make_tables(data),
-        figures=figures,
-        captions=captions,
-        config={
-            **config_to_dict(cfg),
-            "long_tail": data.long_tail["config"],
-            "fitted": data.long_tail["fitted"],
+    return run_stages(
+        sys.modules[__name__],
+        config,
+        progress,
+        config_class=RealDataConfig,
+        method=lambda cfg, data: _method_text(data),
+        threads=1,
+        extras=lambda cfg, data: {
+            "config": {
+                **config_to_dict(cfg),
+                "long_tail": data.long_tail["config"],
+                "fitted": data.long_tail["fitted"],
+            },
+            "notes": make_notes(data),
         },
-        notes=make_notes(data),
     )

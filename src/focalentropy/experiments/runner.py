@@ -114,12 +114,12 @@ def run_experiment(name: str, config: dict, progress=None) -> ExperimentResult:
     try:
         result = module.run(config, progress=progress)
     except Exception:  # reported, not raised: the other experiments still run
-        number, title = _identity(module, name)
+        number, title = int(module.NUMBER), str(module.TITLE)
         result = ExperimentResult(
             id=name,
             number=number,
             title=f"{title} (crashed)",
-            claim=(module.__doc__ or "").strip().splitlines()[0],
+            claim=str(module.CLAIM),
             claims=[
                 Claim(
                     f"{number}.completed",
@@ -135,16 +135,6 @@ def run_experiment(name: str, config: dict, progress=None) -> ExperimentResult:
         )
     result.seconds = time.perf_counter() - start
     return result
-
-
-def _identity(module: Any, name: str) -> tuple[int, str]:
-    """``(number, title)`` an experiment module declares (``NUMBER``, ``TITLE``).
-
-    A module that does not declare them gets its position in :data:`EXPERIMENTS`
-    and its id.
-    """
-    number = int(getattr(module, "NUMBER", EXPERIMENTS.index(name) + 1))
-    return number, str(getattr(module, "TITLE", name))
 
 
 def _run_in_worker(name: str, config: dict) -> ExperimentResult:

@@ -19,6 +19,7 @@ checked to numerical precision.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -32,14 +33,14 @@ from ._common import (
     Progress,
     Table,
     coerce_config_fields,
-    config_from_dict,
     config_to_dict,
     fig_to_png,
-    prepare_run,
     pyplot,
+    run_stages,
 )
 
 __all__ = [
+    "CLAIM",
     "ID",
     "NUMBER",
     "TITLE",
@@ -57,10 +58,24 @@ __all__ = [
     "zipf_prior",
 ]
 
-#: Identifier, report position and section title (also used by the runner for a crash).
+#: Identifier, report position, section title (also used by the runner for a crash) and
+#: the experiment's claim, one paragraph.
 ID = "theory"
 NUMBER = 1
 TITLE = "Theory: where focal loss amplifies, suppresses and over-suppresses"
+CLAIM = (
+    "The population minimizer Q* of the focal cross-entropy is characterised by "
+    "λ Q*/P = G(Q*): classes with G(P) > λ are amplified, the others suppressed, and "
+    "when λ > 1 the rarest classes are over-suppressed (Q*/P → 1/λ < 1). Q* keeps the "
+    "order of P, tends to uniform as γ grows, and P is recovered in closed form."
+)
+
+#: How experiment 1 checks its claims (the result's ``method``).
+METHOD = (
+    "Exact computation with focalentropy's minimizer, regimes and recover on fixed "
+    "priors; every claim is an identity or limit of the theory page checked to numerical "
+    "precision."
+)
 
 GAMMAS = (0.5, 1.0, 2.0, 5.0)
 #: gamma of the regime picture and of the over-suppression study.
@@ -197,8 +212,8 @@ def _ratio_part(cfg: TheoryConfig) -> RatioPart:
     curves: dict[str, list[tuple[float, float, np.ndarray]]] = {name: [] for name in priors}
     for name, p in priors.items():
         for g in cfg.gammas:
-            q, lam = minimizer(p, g, return_multiplier=True)
-            lam = float(lam)
+            q, multiplier = minimizer(p, g, return_multiplier=True)
+            lam = float(multiplier)
             ratio = q / p
             curves[name].append((g, lam, ratio))
             identity_err = max(
@@ -544,58 +559,36 @@ def ratio_figure(data: TheoryData) -> bytes:
     return fig_to_png(fig)
 
 
-def _mark_crossings(ax: Any, res: Any, lam: float) -> None:
-    for attr, marker in (("p_low", "v"), ("p_high", "s")):
-        val = float(np.asarray(getattr(res, attr)))
-        if np.isfinite(val):
-            ax.axvline(val, color="tab:blue", lw=0.8, ls=":")
-            ax.plot([val], [lam], marker, color="tab:blue", ms=8, mec="k")
-            ax.annotate(
-                f"{attr} = {val:.3g}",
-                (val, lam),
-                textcoords="offset points",
-                xytext=(5, 8) if attr == "p_high" else (-75, 8),
-                fontsize=8,
-                color="tab:blue",
-            )
-
-
 def regimes_figure(data: TheoryData) -> bytes:
-    """G(p) with each prior's multiplier, crossings and classes coloured by regime."""
-    from .._loss import gradient_weight
+    """G(p) with each prior's multiplier, crossings and classes coloured by regime.
+
+    Each panel is :func:`focalentropy.plotting.regimes_plot` of the prior's
+    :func:`~focalentropy.regimes` result, with the extras of this figure: ``G_max``, the
+    line ``G = 1`` (``lam`` above it means over-suppression), the crossings as vertical
+    lines, and a common ``G`` axis.
+    """
+    from ..plotting import regimes_plot
 
     plt = pyplot()
     rp = data.regimes
-    g = rp.gamma
-    grid = np.geomspace(1e-5, 1.0 - 1e-9, 600)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.4), sharey=True)
-    style = {"amplified": "tab:green", "suppressed": "tab:orange", "over-suppressed": "tab:red"}
-    for ax, (name, p) in zip(axes, rp.priors.items(), strict=True):
-        ax.plot(grid, gradient_weight(grid, g), color="k", lw=2, label="G(p), γ=2")
+    for ax, name in zip(axes, rp.priors, strict=True):
+        res = rp.regimes[name]
+        regimes_plot(res, ax=ax, legend=False)
+        lam = float(np.asarray(res.multiplier))
         ax.axhline(1.0, color="0.5", lw=0.8, ls="--")
         ax.plot([rp.p_at_max], [rp.g_max], "k^", ms=7, label=f"G_max = {rp.g_max:.3f}")
-        res = rp.regimes[name]
-        lam = float(np.asarray(res.multiplier))
-        ax.axhline(lam, color="tab:blue", lw=1.4, label=f"λ = {lam:.3f}")
-        _mark_crossings(ax, res, lam)
-        labels = np.asarray(res.labels)
-        for lab, c in style.items():
-            sel = labels == lab
-            ax.scatter(
-                p[sel],
-                gradient_weight(p[sel], g),
-                s=18,
-                color=c,
-                zorder=3,
-                label=f"{lab} ({int(sel.sum())} classes)",
-            )
-        ax.set_xscale("log")
+        for crossing in (res.p_low, res.p_high):
+            if np.isfinite(value := float(np.asarray(crossing))):
+                ax.axvline(value, color="tab:blue", lw=0.8, ls=":")
         ax.set_ylim(0, 1.45)
-        ax.set_xlabel("p")
+        ax.set_ylabel("")
         ax.set_title(f"{name}: λ {'<' if lam < 1 else '>'} 1")
         ax.legend(fontsize=8, loc="lower left")
     axes[0].set_ylabel("G(p) = p φ(p)")
-    fig.suptitle("Regimes (γ = 2): class x is amplified iff G(P(x)) > λ; dots are the classes")
+    fig.suptitle(
+        f"Regimes (γ = {rp.gamma:g}): class x is amplified iff G(P(x)) > λ; dots are the classes"
+    )
     return fig_to_png(fig)
 
 
@@ -691,43 +684,26 @@ def make_figures(data: TheoryData) -> tuple[dict[str, bytes], dict[str, str]]:
 
 
 def run(config: dict[str, Any] | None = None, progress: Progress | None = None) -> ExperimentResult:
-    """Run experiment 1 and return its claims, tables and figures.
+    """Run experiment 1: every theory claim checked exactly, no training.
 
     Parameters
     ----------
     config : dict, optional
-        As returned by :func:`default_config` (missing keys take the quick defaults;
-        an unknown key raises ``ValueError``).
+        The fields of :class:`TheoryConfig` (:func:`default_config`); a missing key takes
+        its quick default, an unknown key raises ``ValueError``.
     progress : callable, optional
         ``progress(advance, description)`` called after each part (:func:`planned_units`).
 
     Returns
     -------
     ExperimentResult
-        Figures (and the matplotlib import) only when ``config["figures"]`` is true.
+        Claims, tables, and the four figures when ``config["figures"]`` is true (only
+        then is matplotlib imported).
     """
-    raw, progress, _ = prepare_run(config, default_config, progress)
-    cfg = config_from_dict(TheoryConfig, raw, ID)
-    data = compute(cfg, progress)
-    figures, captions = make_figures(data) if cfg.figures else ({}, {})
-    return ExperimentResult(
-        id=ID,
-        number=NUMBER,
-        title=TITLE,
-        claim=(
-            "The population minimizer Q* of the focal cross-entropy is characterised by "
-            "λ Q*/P = G(Q*): classes with G(P) > λ are amplified, the others suppressed, and "
-            "when λ > 1 the rarest classes are over-suppressed (Q*/P → 1/λ < 1). Q* keeps the "
-            "order of P, tends to uniform as γ grows, and P is recovered in closed form."
-        ),
-        method=(
-            "Exact computation with focalentropy's minimizer, regimes and recover on fixed "
-            "priors; every claim is an identity or limit of the theory page checked to numerical "
-            "precision."
-        ),
-        claims=make_claims(data),
-        tables=make_tables(data),
-        figures=figures,
-        captions=captions,
-        config=config_to_dict(cfg),
+    return run_stages(
+        sys.modules[__name__],
+        config,
+        progress,
+        config_class=TheoryConfig,
+        method=lambda cfg, data: METHOD,
     )
