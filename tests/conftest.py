@@ -11,9 +11,20 @@ import os
 
 from hypothesis import HealthCheck, settings
 
-_COMMON = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
+#: every profile: no deadline (timings on shared CI machines are noisy; tests
+#: never set their own ``@settings``, so each profile reaches every property)
+_QUIET = [HealthCheck.too_slow]
 
-settings.register_profile("ci", max_examples=40, derandomize=True, print_blob=True, **_COMMON)
-settings.register_profile("dev", max_examples=200, **_COMMON)
-settings.register_profile("thorough", max_examples=2000, **_COMMON)
+settings.register_profile(
+    "ci",
+    max_examples=40,
+    derandomize=True,
+    print_blob=True,
+    deadline=None,
+    suppress_health_check=_QUIET,
+)
+settings.register_profile("dev", max_examples=200, deadline=None, suppress_health_check=_QUIET)
+settings.register_profile(
+    "thorough", max_examples=2000, deadline=None, suppress_health_check=_QUIET
+)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

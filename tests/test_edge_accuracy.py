@@ -88,9 +88,10 @@ class TestDominatedRows:
         ref = _mp_h(p_mp, q, r, gamma)
         assert float(rel_err(entropy(p, gamma), ref)) <= RTOL
 
-    def test_minimizer_complement(self, small, gamma):
+    @pytest.mark.parametrize("method", ["numpy", "numba"])
+    def test_minimizer_complement(self, small, gamma, method):
         p = _row(small)
-        q_star = minimizer(p, gamma)
+        q_star = minimizer(p, gamma, method=method)
         q, r = _mp_q_star(p, gamma)
         assert float(rel_err(q_star[1:].sum(), r[0])) <= RTOL
         for got, want in zip(q_star[1:], q[1:], strict=True):

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from _mp_reference import mp_binary, mp_sigmoid_minimizer, rel_err
 from _strategies import (
     distributions,
     gammas,
@@ -342,13 +343,6 @@ _sigmoid_p = st.one_of(
 )
 
 
-_TINY_GAMMA_NAN = (
-    "BUG (HEAD 514f061): tiny gamma (~1e-300) with weights not summing to 1 (sigmoid kind, "
-    "scalar alpha) gives NaN and RuntimeWarnings, e.g. "
-    "minimizer([1e-300], 1e-300, kind='sigmoid', alpha=0.01171875)"
-)
-
-
 class TestSigmoid:
     @given(st.lists(_sigmoid_p, min_size=1, max_size=20), gammas, st.floats(0.01, 0.99))
     def test_solves_bernoulli_condition(self, ps, gamma, a):
@@ -414,11 +408,23 @@ class TestSigmoid:
         q_half = minimizer([p], gamma, kind="sigmoid", alpha=0.5)
         np.testing.assert_allclose(q_half, q_none, rtol=1e-15)
 
-    @given(st.floats(1e-6, 1 - 1e-6), gammas)
-    def test_sigmoid_equals_binary_softmax(self, p, gamma):
-        binary = minimizer(np.array([p, 1.0 - p]), gamma)
-        sig = minimizer([p], gamma, kind="sigmoid")
-        assert sig[0] == pytest.approx(binary[0], rel=1e-13)
+    @given(st.floats(1e-300, 1.0, exclude_max=True), gammas, st.floats(0.01, 0.99))
+    def test_against_scalar_reference(self, p, gamma, a):
+        # one Bernoulli problem: a p phi(q) = (1-a)(1-p) phi(1-q), solved in 50 digits
+        q_ref = mp_sigmoid_minimizer(p, gamma, a)
+        q = minimizer([p], gamma, kind="sigmoid", alpha=a)[0]
+        assume(q_ref > 1e-300)  # below the normal doubles only absolute accuracy is defined
+        assert float(rel_err(q, q_ref)) <= 1e-12
+
+    @given(st.floats(1e-300, 0.5), gammas)
+    def test_binary_softmax_against_scalar_reference(self, p, gamma):
+        # two classes: Q*(0) is the same scalar equation with w = (p, 1 - p)
+        w = np.array([p, 1.0 - p])
+        q_ref, r_ref, lam_ref = mp_binary(w[0], w[1], gamma)
+        q, lam = minimizer(w, gamma, return_multiplier=True)
+        assert float(rel_err(q[0], q_ref)) <= 1e-12
+        assert float(rel_err(q[1], r_ref)) <= 1e-12
+        assert float(rel_err(lam, lam_ref)) <= 1e-12
 
     @given(st.floats(0.01, 0.99), st.floats(0.01, 0.99))
     def test_gamma_zero_closed_form(self, p, a):

@@ -2,7 +2,9 @@
 
 The gradient weight G, the criterion ``Q*(x) > P(x) iff G(P(x)) > lam``, the
 identity ``lam Q*/P = G(Q*)``, the tail ratio ``Q*/P -> 1/lam``, the worked
-examples of the theory page and the RegimesResult object.
+examples of the theory page (against the stored 50-digit minimizers of
+``tests/_mp_reference.py``) and the RegimesResult object. ``G`` is checked against
+its closed form in 50 digits, the crossings as roots of that closed form.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from _mp_reference import SOFTMAX_CASES, mp_gradient_weight, reference, rel_err
 from _strategies import distributions, gammas, kkt_products, positive_gammas
 from focalentropy import (
     LABELS,
@@ -20,9 +23,14 @@ from focalentropy import (
     gradient_weight,
     max_gradient_weight,
     minimizer,
-    phi,
     regimes,
 )
+
+RTOL = 1e-12
+
+
+def _mp_g(p, gamma):
+    return mp_gradient_weight(mp.mpf(float(p)), gamma)
 
 
 def _slope(x, y):
@@ -53,9 +61,17 @@ class TestGradientWeight:
         assert g_max >= g.max() * (1 - 1e-12)
         assert gradient_weight(p_max, gamma) == pytest.approx(g_max, rel=1e-12)
 
-    @given(gammas, st.floats(1e-300, 1.0))
-    def test_is_p_times_phi(self, gamma, p):
-        assert gradient_weight(p, gamma) == pytest.approx(p * phi(p, gamma), rel=1e-14)
+    @given(gammas, st.floats(0.0, 1.0))
+    def test_closed_form(self, gamma, p):
+        # G(p) = (1-p)^gamma - gamma p (1-p)^(gamma-1) log p, in 50 digits
+        ref = _mp_g(p, gamma)
+        got = gradient_weight(p, gamma)
+        if ref < 1e-290:  # (1-p)^gamma underflows
+            assert got <= 1e-290
+        else:
+            # near p = 1 the float p carries 1 - p only to ~eps / (1 - p)
+            tol = 1e-13 + gamma * 2.2e-16 * p / max(1 - p, 1e-300)
+            assert float(rel_err(got, ref)) <= tol
 
     @pytest.mark.parametrize("gamma", [0.5, 1.0, 2.0, 5.0])
     def test_expansion_near_zero(self, gamma):
@@ -90,12 +106,12 @@ class TestCriterion:
     def test_tail_ratio_tends_to_inverse_lam(self, gamma):
         head = np.array([0.5, 0.3, 0.2])
         eps = np.logspace(-12, -6, 7)
-        dev = []
+        deviations = []
         for e in eps:
             p = np.append(head * (1 - e), e)
             q, lam = minimizer(p, gamma, return_multiplier=True)
-            dev.append(abs(q[-1] / p[-1] * lam - 1))
-        dev = np.array(dev)
+            deviations.append(abs(q[-1] / p[-1] * lam - 1))
+        dev = np.array(deviations)
         assert dev[0] < 1e-9
         # the deviation G(Q*) - 1 is of order eps log(1/eps)
         assert _slope(eps, dev) == pytest.approx(0.95, abs=0.08)
@@ -106,7 +122,9 @@ class TestExamples:
     def test_rare_class_lam_limit(self, k):
         r = regimes(_rare_class(k, 1e-12), 2.0)
         lam = float(r.multiplier)
-        assert lam == pytest.approx(float(gradient_weight(1 / (k - 1), 2.0)), rel=1e-9)
+        g_ref = _mp_g(1 / (k - 1), 2.0)
+        # lam -> G(1/(K-1)) as eps -> 0, with an error O(eps log(1/eps))
+        assert float(rel_err(lam, g_ref)) <= 1e-9
         assert (lam > 1) == (k >= 5)
         assert bool(r.over_suppression) == (k >= 5)
         # rare class: Q* ~ eps / lam
@@ -117,9 +135,36 @@ class TestExamples:
             assert r.minimizer[-1] < 1e-12
             assert float(r.p_low) > 1e-12
 
-    def test_k4_lam(self):
-        lam = float(regimes(_rare_class(4, 1e-12), 2.0).multiplier)
-        assert round(lam, 3) == 0.933
+    def test_g_of_one_over_k_minus_one_exceeds_one_iff_k_at_least_5(self):
+        # theory page, "Regimes": G(1/(K-1)) > 1 exactly when K >= 5 (gamma = 2)
+        for k in range(2, 400):
+            assert (_mp_g(1 / (k - 1), 2.0) > 1) == (k >= 5), k
+
+    @pytest.mark.parametrize("k", [3, 4, 5, 6, 10])
+    def test_theory_page_table(self, k):
+        # the table of the theory page (eps = 1e-6), against the 50-digit minimizer
+        q_ref, lam_ref, _ = reference(f"rare-K{k}")
+        r = regimes(np.array(SOFTMAX_CASES[f"rare-K{k}"]["p"]), 2.0)
+        assert float(rel_err(r.multiplier, lam_ref)) <= RTOL
+        assert float(rel_err(r.minimizer[-1], q_ref[-1])) <= RTOL
+        assert (r.labels[-1] == "over-suppressed") == (k >= 5)
+        # lam and G(1/(K-1)) agree to the printed 4 digits
+        assert mp.nstr(lam_ref, 4) == mp.nstr(_mp_g(1 / (k - 1), 2.0), 4)
+
+    def test_finite_imbalance_example(self):
+        # theory page: P = (0.2495 x 4, 0.002): lam = 1.083, p_low = 0.0124, last over-suppressed
+        p = np.array(SOFTMAX_CASES["rare-K5-finite"]["p"])
+        _, lam_ref, _ = reference("rare-K5-finite")
+        r = regimes(p, 2.0)
+        assert r.labels.tolist() == ["amplified"] * 4 + ["over-suppressed"]
+        assert float(rel_err(r.multiplier, lam_ref)) <= RTOL
+        # p_low: the left root of G(p) = lam, in 50 digits
+        p_low = mp.findroot(
+            lambda x: mp_gradient_weight(x, 2.0) - lam_ref, (1e-6, 0.1), solver="anderson"
+        )
+        assert float(rel_err(r.p_low, p_low)) <= 1e-9
+        assert round(float(r.multiplier), 4) == 1.083
+        assert round(float(r.p_low), 4) == 0.0124
 
     @given(st.floats(1e-300, 0.49), positive_gammas)
     def test_binary_amplifies_minority(self, eps, gamma):
@@ -133,11 +178,23 @@ class TestExamples:
         assert r.labels[0] == ("suppressed" if r.ratio[0] < 1 - 1e-12 else "unchanged")
 
     def test_top_of_31_classes_amplified(self):
-        p = np.array([0.2] + [0.8 / 30] * 30)
+        p = np.array(SOFTMAX_CASES["top-of-31"]["p"])
+        q_ref, _, _ = reference("top-of-31")
         r = regimes(p, 1.0)
-        assert round(float(r.minimizer[0]), 3) == 0.207
+        assert float(rel_err(r.minimizer[0], q_ref[0])) <= RTOL
+        assert mp.nstr(q_ref[0], 4) == "0.2073"  # the theory page's number
         assert r.labels[0] == "amplified"
         assert r.minimizer[0] > 0.2
+
+    def test_binary_theory_example(self):
+        # theory page: minimizer([0.9, 0.1], 2) = [0.6942 0.3058]
+        from _mp_reference import mp_binary
+
+        q_ref, r_ref, _ = mp_binary(0.9, 0.1, 2.0)
+        assert mp.nstr(q_ref, 4) == "0.6942"
+        r = regimes(np.array([0.9, 0.1]), 2.0)
+        assert float(rel_err(r.minimizer[0], q_ref)) <= RTOL
+        assert float(rel_err(r.minimizer[1], r_ref)) <= RTOL
 
     def test_docstring_example(self):
         r = regimes([0.7, 0.2, 0.08, 0.02], 2.0)
@@ -184,7 +241,7 @@ class TestRegimesResult:
             # G at a float p near 1 is blurred by rounding 1 - p
             if p_high < 1:
                 tol = 1e-9 + 4 * gamma * 1.1e-16 / (1 - p_high)
-                assert float(gradient_weight(p_high, gamma)) == pytest.approx(lam, rel=tol)
+                assert float(rel_err(_mp_g(p_high, gamma), lam)) <= tol
             # every class above p_high is suppressed, below it not
             clear = np.abs(p / p_high - 1) > 1e-6
             high = (p > p_high) & clear
@@ -192,7 +249,7 @@ class TestRegimesResult:
         if 1 < lam < r.g_max:
             p_low = float(r.p_low)
             assert p_low < float(r.p_high)
-            assert float(gradient_weight(p_low, gamma)) == pytest.approx(lam, rel=1e-9)
+            assert float(rel_err(_mp_g(p_low, gamma), lam)) <= 1e-9
             below = (p > 0) & (p < p_low * (1 - 1e-6))
             assert np.all(r.labels[below] == "over-suppressed")
             middle = (p > p_low * (1 + 1e-6)) & (p < float(r.p_high) * (1 - 1e-6))
@@ -224,7 +281,7 @@ class TestRegimesResult:
             assert row["p"] == r.p[k]
             assert row["q_star"] == r.minimizer[k]
             assert row["ratio"] == r.ratio[k]
-            assert row["G(p)"] == pytest.approx(float(gradient_weight(p[k], 2.0)), rel=1e-15)
+            assert float(rel_err(row["G(p)"], _mp_g(p[k], 2.0))) <= 1e-14
             assert row["label"] == r.labels[k]
 
     def test_repr_single(self):
