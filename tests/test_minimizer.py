@@ -432,3 +432,42 @@ class TestPublicMethodAndBlocks:
         np.testing.assert_array_equal(whole[5], q[5])
         np.testing.assert_allclose(whole.sum(axis=-1), 1.0, rtol=1e-15)
         np.testing.assert_allclose(fe.minimizer(whole, 2.0, alpha=alpha), q, rtol=1e-12, atol=0)
+
+
+class TestNumbaLoading:
+    """numba is a required dependency imported lazily; the opt-out and a broken numba are
+    explicit (no silent fallback)."""
+
+    def test_disable_env_keeps_numpy_and_refuses_numba(self, monkeypatch):
+        from focalentropy import _kernels
+
+        monkeypatch.setenv("FOCALENTROPY_DISABLE_NUMBA", "1")
+        assert not _kernels.kernel_available()
+        p = np.full((10**6 // 4, 4), 0.25)  # large enough for the kernel
+        q = fe.minimizer(p, 2.0)  # auto: the NumPy path
+        np.testing.assert_allclose(q, 0.25, rtol=1e-15)
+        with pytest.raises(ImportError, match="FOCALENTROPY_DISABLE_NUMBA"):
+            fe.minimizer([0.5, 0.5], 2.0, method="numba")
+
+    def test_broken_numba_is_an_error(self, monkeypatch):
+        from focalentropy import _kernels
+
+        monkeypatch.delenv("FOCALENTROPY_DISABLE_NUMBA", raising=False)
+        monkeypatch.setattr(_kernels, "_KERNEL", None)
+
+        def broken():
+            raise ImportError("simulated")
+
+        monkeypatch.setattr(_kernels, "_load_kernels", broken)
+        with pytest.raises(ImportError, match=r"needs numba.*simulated.*FOCALENTROPY_DISABLE"):
+            fe.minimizer([0.5, 0.5], 2.0, method="numba")
+
+    def test_import_does_not_load_numba(self):
+        import subprocess
+        import sys
+
+        code = "import sys, focalentropy; print('numba' in sys.modules)"
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        )
+        assert out.stdout.strip() == "False"
