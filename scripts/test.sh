@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup_env.sh dev
 .venv/bin/ruff check src tests benchmarks examples docs/conf.py docs/check_links.py
 .venv/bin/ruff format --check src tests benchmarks examples docs/conf.py docs/check_links.py
+.venv/bin/mypy --config-file pyproject.toml  # the package (files and strictness: [tool.mypy])
 .venv/bin/python -m pytest -n 2 --durations=15 "$@"
 # documentation: build (executes the gallery), internal links, doctests of the pages
 .venv/bin/sphinx-build -W --keep-going -q -b html docs docs/_build/html

@@ -16,6 +16,7 @@ where the dominant mass rounds to 1.0.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from ._logit import loss_terms, top_complement
 from ._loss import _phi_values
@@ -25,14 +26,19 @@ from ._validation import check_class_weights, check_distribution, check_gamma
 __all__ = ["cross_entropy", "divergence", "entropy"]
 
 
-def _weights(p: np.ndarray, alpha, axis: int, ndim: int) -> np.ndarray:
+def _weights(
+    p: NDArray[np.float64], alpha: ArrayLike | None, axis: int, ndim: int
+) -> NDArray[np.float64]:
     weights = check_class_weights(alpha, p.shape, axis, ndim)
     return p if weights is None else p * weights
 
 
-def _broadcast_pair(p: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _broadcast_pair(
+    p: NDArray[np.float64], q: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     try:
-        return np.broadcast_arrays(p, q)
+        p_b, q_b = np.broadcast_arrays(p, q)
+        return p_b, q_b
     except ValueError as exc:
         raise ValueError(
             f"`p` and `q` must have broadcastable shapes (class axis last); "
@@ -40,14 +46,16 @@ def _broadcast_pair(p: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarra
         ) from exc
 
 
-def _weighted_sum(w: np.ndarray, terms: np.ndarray) -> np.ndarray:
+def _weighted_sum(w: NDArray[np.float64], terms: NDArray[np.float64]) -> NDArray[np.float64]:
     # 0 * inf = 0: classes outside the support of P contribute nothing
     with np.errstate(invalid="ignore"):
         prod = np.where(w > 0, w * terms, 0.0)
     return prod.sum(axis=-1)[()]
 
 
-def cross_entropy(p, q, gamma, *, alpha=None, axis=-1):
+def cross_entropy(
+    p: ArrayLike, q: ArrayLike, gamma: float, *, alpha: ArrayLike | None = None, axis: int = -1
+) -> NDArray[np.float64]:
     r"""Focal cross-entropy ``H_gamma(P, Q) = sum_x alpha_x P(x) l(Q(x))``.
 
     ``l(q) = -(1-q)^gamma log q`` is the focal loss of a model that assigns
@@ -98,7 +106,9 @@ def cross_entropy(p, q, gamma, *, alpha=None, axis=-1):
     return _weighted_sum(w, loss_terms(q_arr, g))
 
 
-def entropy(p, gamma, *, alpha=None, axis=-1):
+def entropy(
+    p: ArrayLike, gamma: float, *, alpha: ArrayLike | None = None, axis: int = -1
+) -> NDArray[np.float64]:
     r"""Focal entropy ``H_gamma(P) = min_Q H_gamma(P, Q) = H_gamma(P, Q*)``.
 
     Parameters
@@ -140,7 +150,14 @@ def entropy(p, gamma, *, alpha=None, axis=-1):
     return _weighted_sum(w, loss_terms(q_star, g))
 
 
-def _dominant_bregman(terms, q, q_star, loss_q, loss_star, g):
+def _dominant_bregman(
+    terms: NDArray[np.float64],
+    q: NDArray[np.float64],
+    q_star: NDArray[np.float64],
+    loss_q: NDArray[np.float64],
+    loss_star: NDArray[np.float64],
+    g: float,
+) -> None:
     """Redo the Bregman term of each row's dominant class of ``Q*`` from complements (in place).
 
     With ``r* = 1 - Q*(m)`` the others' sum, ``phi(Q*(m)) = r*^gamma (1/(1 - r*)
@@ -166,7 +183,9 @@ def _dominant_bregman(terms, q, q_star, loss_q, loss_star, g):
     np.put_along_axis(terms, m, np.where(dominant, term, np.take_along_axis(terms, m, -1)), -1)
 
 
-def divergence(p, q, gamma, *, alpha=None, axis=-1):
+def divergence(
+    p: ArrayLike, q: ArrayLike, gamma: float, *, alpha: ArrayLike | None = None, axis: int = -1
+) -> NDArray[np.float64]:
     r"""Focal divergence ``D_gamma(P || Q) = H_gamma(P, Q) - H_gamma(P) >= 0``.
 
     It vanishes iff ``Q = Q*`` (the minimizer), not iff ``Q = P``. It is

@@ -36,7 +36,16 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:  # numpy is imported where used (the CLI starts without it)
+    from typing import TypeAlias
+
+    import numpy as np
+    from numpy.typing import ArrayLike, NDArray
+
+    #: a file-system path as the functions take it
+    StrPath: TypeAlias = str | os.PathLike[str]
 
 __all__ = [
     "ArrayFile",
@@ -74,7 +83,9 @@ class InputError(ValueError):
         The message without the file and line prefix.
     """
 
-    def __init__(self, reason: str, *, path=None, line: int | None = None):
+    def __init__(
+        self, reason: str, *, path: StrPath | None = None, line: int | None = None
+    ) -> None:
         self.path = None if path is None else Path(path)
         self.line = line
         self.reason = reason
@@ -87,7 +98,7 @@ class InputError(ValueError):
 class OutputError(ValueError):
     """An output path that cannot be written (``.path``: the path asked for)."""
 
-    def __init__(self, reason: str, *, path):
+    def __init__(self, reason: str, *, path: StrPath) -> None:
         self.path = Path(path)
         self.reason = reason
         super().__init__(f"{self.path}: {reason}")
@@ -104,7 +115,7 @@ _NUMBER = re.compile(
 )
 
 
-def _match_number(text: str):
+def _match_number(text: str) -> re.Match[str] | None:
     m = _NUMBER.match(text)
     if m is None:
         return None
@@ -126,7 +137,7 @@ def is_number(text: str) -> bool:
     return _match_number(text.strip()) is not None
 
 
-def parse_numbers(text: str, *, positive: bool = False):
+def parse_numbers(text: str, *, positive: bool = False) -> NDArray[np.float64]:
     """``"0.7,0.2, 0.1"`` (commas, spaces or semicolons) -> float64 array.
 
     Raises
@@ -192,7 +203,11 @@ def _first_non_number(cells: list[str]) -> int | None:
     return None
 
 
-def _take_header(rows, header: bool | None, is_header: Callable[[list[str]], bool]):
+def _take_header(
+    rows: list[tuple[int, list[str]]],
+    header: bool | None,
+    is_header: Callable[[list[str]], bool],
+) -> tuple[list[str] | None, list[tuple[int, list[str]]]]:
     """Split off the header row: declared (``header``), or detected by ``is_header``."""
     if not rows:
         return None, rows
@@ -203,7 +218,9 @@ def _take_header(rows, header: bool | None, is_header: Callable[[list[str]], boo
     return None, rows
 
 
-def read_counts(path, *, header: bool | None = None):
+def read_counts(
+    path: StrPath, *, header: bool | None = None
+) -> tuple[NDArray[np.float64], list[str] | None]:
     """Read class counts from a CSV file.
 
     Layouts:
@@ -259,8 +276,11 @@ def read_counts(path, *, header: bool | None = None):
         width = widths.pop()
         names = [cells[0] for _, cells in rows] if width == 2 else None
         entries = [(line, cells[-1], k) for k, (line, cells) in enumerate(rows)]
-        labels = [f"count of {n!r}" for n in names] if names else None
-        labels = labels or [f"count {k}" for k in range(len(rows))]
+        labels = (
+            [f"count of {n!r}" for n in names]
+            if names
+            else [f"count {k}" for k in range(len(rows))]
+        )
     else:
         line, cells = next((ln, c) for ln, c in rows if len(c) != len(rows[0][1]) or len(c) > 2)
         raise InputError(
@@ -313,7 +333,7 @@ class ArrayFile:
     exact_float32: bool = False
 
 
-def _printed_precision(match, state: list) -> None:
+def _printed_precision(match: re.Match[str], state: list[float]) -> None:
     """Update ``state = [finest, digits]`` with one field's printed precision.
 
     ``finest``: decimal exponent of the finest absolute unit seen (``%.6f``: -6);
@@ -327,7 +347,9 @@ def _printed_precision(match, state: list) -> None:
     state[1] = max(state[1], len(((match.group("int") or "") + frac).lstrip("0")))
 
 
-def _rounding_bound(values, finest: float, digits: int):
+def _rounding_bound(
+    values: NDArray[np.float64], finest: float, digits: float
+) -> NDArray[np.float64]:
     """Per row, the largest rounding of its sum, from the digits the file prints.
 
     A file has one printing rule: fixed decimals (``%.6f``: the unit is the
@@ -361,7 +383,7 @@ def _parse_csv_array(path: Path, header: bool | None) -> ArrayFile:
             path=path,
             line=rows[0][0] - 1 if rows[0][0] > 1 else None,
         )
-    precision = [math.inf, 1]
+    precision: list[float] = [math.inf, 1]
     for line, cells in rows:
         if len(cells) != width:
             raise InputError(
@@ -420,7 +442,7 @@ def _load_npy(path: Path) -> ArrayFile:
     return ArrayFile(values=arr, header=None, path=path)
 
 
-def read_array(path, *, header: bool | None = None) -> ArrayFile:
+def read_array(path: StrPath, *, header: bool | None = None) -> ArrayFile:
     """Read an ``(n, K)`` (or ``(K,)``) array from ``.npy`` or ``.csv``/``.txt``.
 
     ``.npy`` files are loaded with ``allow_pickle=False`` and must hold real
@@ -444,14 +466,18 @@ def read_array(path, *, header: bool | None = None) -> ArrayFile:
     raise InputError(f"expected a .npy or .csv file, got {suffix or 'no suffix'!r}", path=path)
 
 
-def _where(data: ArrayFile, row: int) -> dict:
+def _where(data: ArrayFile, row: int) -> dict[str, Any]:
     line = data.lines[row] if data.lines is not None else None
     return {"path": data.path, "line": line}
 
 
 def as_probabilities(
-    data: ArrayFile, *, kind: str = "softmax", renormalize: bool = False, from_logits: bool = False
-):
+    data: ArrayFile,
+    *,
+    kind: Literal["softmax", "sigmoid"] = "softmax",
+    renormalize: bool = False,
+    from_logits: bool = False,
+) -> tuple[NDArray[np.floating[Any]], int]:
     """The probabilities of ``data`` as ``recover`` should receive them.
 
     * ``from_logits``: softmax (or, for ``kind="sigmoid"``, the logistic
@@ -543,7 +569,7 @@ def _existing_ancestor(path: Path) -> Path:
     raise OutputError("no existing folder above it", path=path)  # pragma: no cover
 
 
-def check_output_file(path, *, suffixes: tuple[str, ...] | None = None) -> Path:
+def check_output_file(path: StrPath, *, suffixes: tuple[str, ...] | None = None) -> Path:
     """Check, before any work, that a file can be written at ``path``.
 
     ``path`` is used exactly as given (no suffix is appended); with
@@ -565,7 +591,7 @@ def check_output_file(path, *, suffixes: tuple[str, ...] | None = None) -> Path:
     return path
 
 
-def check_output_dir(path) -> Path:
+def check_output_dir(path: StrPath) -> Path:
     """Check, before any work, that ``path`` is or can become a writable folder.
 
     Raises
@@ -586,7 +612,7 @@ def _new_file_mode() -> int:
 
 
 @contextlib.contextmanager
-def atomic_write(path, *, binary: bool = False) -> Iterator[Any]:
+def atomic_write(path: StrPath, *, binary: bool = False) -> Iterator[IO[Any]]:
     """Write ``path`` through a temporary file in the same folder, then rename it.
 
     Yields the open temporary file. On success it is flushed, synced and moved
@@ -614,21 +640,21 @@ def atomic_write(path, *, binary: bool = False) -> Iterator[Any]:
         raise
 
 
-def write_bytes(path, data: bytes) -> Path:
+def write_bytes(path: StrPath, data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically (see :func:`atomic_write`)."""
     with atomic_write(path, binary=True) as fh:
         fh.write(data)
     return Path(path)
 
 
-def write_text(path, text: str) -> Path:
+def write_text(path: StrPath, text: str) -> Path:
     """Write UTF-8 ``text`` to ``path`` atomically (see :func:`atomic_write`)."""
     with atomic_write(path) as fh:
         fh.write(text)
     return Path(path)
 
 
-def write_array(path, values, *, header: list[str] | None = None) -> Path:
+def write_array(path: StrPath, values: ArrayLike, *, header: list[str] | None = None) -> Path:
     """Write ``values`` to exactly ``path``: ``.npy`` (``np.save``) or ``.csv``.
 
     The CSV form has one row per line, every value written with ``repr`` (it
@@ -682,12 +708,12 @@ def dumps_json(obj: Any, *, indent: int | None = 2) -> str:
     return json.dumps(json_ready(obj), indent=indent, ensure_ascii=False, allow_nan=False)
 
 
-def write_json(path, obj: Any) -> Path:
+def write_json(path: StrPath, obj: Any) -> Path:
     """Write :func:`dumps_json` of ``obj`` (plus a newline) to ``path`` atomically."""
     return write_text(path, dumps_json(obj) + "\n")
 
 
-def read_json(path) -> Any:
+def read_json(path: StrPath) -> Any:
     """Parse a UTF-8 JSON file; :class:`InputError` names the file (and line) otherwise."""
     path = Path(path)
     try:

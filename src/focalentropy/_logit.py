@@ -25,8 +25,11 @@ classes near 0 and for a dominant class near 1 alike. This module holds
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ._validation import warn_not_converged
+
+_Float = NDArray[np.float64]
 
 __all__ = [
     "initial_logit",
@@ -46,7 +49,7 @@ __all__ = [
 SOLVE_MAXITER = 100
 
 
-def sigmoid(t: np.ndarray) -> np.ndarray:
+def sigmoid(t: _Float) -> _Float:
     """``1 / (1 + e^-t)``, correctly rounded near 1 as well as near 0."""
     # for t >= 0, 1 - e/(1+e) rounds correctly even when e < eps, where
     # 1/(1+e) would round 1+e to 1 first
@@ -55,7 +58,7 @@ def sigmoid(t: np.ndarray) -> np.ndarray:
     return np.where(t >= 0, 1.0 - small, small)
 
 
-def logit_terms(t: np.ndarray):
+def logit_terms(t: _Float) -> tuple[_Float, _Float, _Float, _Float, _Float]:
     """Return ``q, 1-q, -log q, -log(1-q), v`` for logits ``t`` (t = +-inf ok)."""
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         e = np.exp(-np.abs(t))
@@ -71,13 +74,13 @@ def logit_terms(t: np.ndarray):
     return q, r, neg_log_q, neg_log_r, v
 
 
-def log_phi(t: np.ndarray, g: float) -> np.ndarray:
+def log_phi(t: _Float, g: float) -> _Float:
     """``log phi(sigmoid(t)) = -log q + gamma log(1-q) + log(1 + gamma v)``: :func:`psi`'s value."""
     _, _, neg_log_q, neg_log_r, v = logit_terms(t)
     return neg_log_q - g * neg_log_r + np.log1p(g * v)
 
 
-def psi(t: np.ndarray, g: float):
+def psi(t: _Float, g: float) -> tuple[_Float, _Float, _Float, _Float]:
     """``psi(t) = log phi(sigmoid(t))`` and ``psi'(t)``, plus q and 1-q.
 
     ``log phi = gamma log(1-q) - log q + log(1 + gamma v)`` and
@@ -91,7 +94,7 @@ def psi(t: np.ndarray, g: float):
     return value, dpsi, q, r
 
 
-def psi_fast(t: np.ndarray, g: float):
+def psi_fast(t: _Float, g: float) -> tuple[_Float, _Float, _Float, _Float]:
     """:func:`psi` for the minimizer's inner loop: the same values, fewer passes.
 
     Every entry is first computed with the ``t < 0`` formulas, using the
@@ -125,13 +128,13 @@ def psi_fast(t: np.ndarray, g: float):
     return value, dpsi, q, r
 
 
-def log_g(t: np.ndarray, g: float) -> np.ndarray:
+def log_g(t: _Float, g: float) -> _Float:
     """``log G(q)`` at ``q = sigmoid(t)``, ``G(q) = q phi(q) = (1-q)^gamma (1 + gamma v)``."""
     _, _, _, neg_log_r, v = logit_terms(t)
     return -g * neg_log_r + np.log1p(g * v)
 
 
-def initial_logit(y: np.ndarray, g: float) -> np.ndarray:
+def initial_logit(y: _Float, g: float) -> _Float:
     """Start for ``psi(t) = y`` from the two asymptotes of psi.
 
     ``psi(t) ~ -t`` as t -> -inf and ``psi(t) ~ log(1+gamma) - gamma t`` as
@@ -148,7 +151,9 @@ def initial_logit(y: np.ndarray, g: float) -> np.ndarray:
     return np.maximum(left, right) if g <= 1 else np.minimum(left, right)
 
 
-def solve_logit(y: np.ndarray, g: float, t0: np.ndarray | None = None, maxiter: int | None = None):
+def solve_logit(
+    y: _Float, g: float, t0: _Float | None = None, maxiter: int | None = None
+) -> _Float:
     """Solve ``psi(t) = y`` elementwise by safeguarded Newton iteration.
 
     Stops when every step is below ``1e-15`` relative; entries still moving
@@ -183,7 +188,7 @@ def solve_logit(y: np.ndarray, g: float, t0: np.ndarray | None = None, maxiter: 
 # ---------------------------------------------------------------------------
 
 
-def top_complement(x: np.ndarray):
+def top_complement(x: _Float) -> tuple[NDArray[np.intp], _Float]:
     """Per row (class axis last): the index of the largest entry and the others' sum.
 
     Returns ``(m, others)`` with ``m`` of shape ``(..., 1)`` (for
@@ -196,7 +201,7 @@ def top_complement(x: np.ndarray):
     return m, rest.sum(axis=-1, keepdims=True)
 
 
-def logits_exact_top(w: np.ndarray, m: np.ndarray) -> np.ndarray:
+def logits_exact_top(w: _Float, m: NDArray[np.intp]) -> _Float:
     """``log(p / (1 - p))`` of ``p = w / sum(w)``, exact for the dominant class.
 
     ``m`` (shape ``(N, 1)``) indexes each row's largest entry.
@@ -215,7 +220,7 @@ def logits_exact_top(w: np.ndarray, m: np.ndarray) -> np.ndarray:
         return np.log(w) - np.log(complement)
 
 
-def loss_terms(q: np.ndarray, g: float) -> np.ndarray:
+def loss_terms(q: _Float, g: float) -> _Float:
     """``l(q) = -(1-q)^gamma log q`` per entry, the dominant entry from its complement.
 
     For a row whose top entry exceeds 1/2, ``1 - q_top`` is the others' sum
@@ -233,7 +238,7 @@ def loss_terms(q: np.ndarray, g: float) -> np.ndarray:
     return terms
 
 
-def neg_log_phi_block(q: np.ndarray, g: float, out: np.ndarray, scratch: np.ndarray) -> None:
+def neg_log_phi_block(q: _Float, g: float, out: _Float, scratch: _Float) -> None:
     """``out = -log phi(q)`` for a block of rows (``-inf`` where ``q == 0``), in place.
 
     ``-log phi(q) = log q - gamma log(1-q) - log(1 + gamma v)``. Every term
@@ -263,7 +268,7 @@ def neg_log_phi_block(q: np.ndarray, g: float, out: np.ndarray, scratch: np.ndar
     _dominant_neg_log_phi(q, g, out)
 
 
-def _dominant_neg_log_phi(q: np.ndarray, g: float, out: np.ndarray) -> None:
+def _dominant_neg_log_phi(q: _Float, g: float, out: _Float) -> None:
     """Redo ``-log phi`` of each row's dominant entry from the others' sum (in place)."""
     m = np.argmax(q, axis=-1)
     n = np.arange(q.shape[0])

@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from . import _logit
 from ._validation import as_float_array, check_gamma, check_probabilities, warn_not_converged
@@ -22,7 +23,7 @@ from ._validation import as_float_array, check_gamma, check_probabilities, warn_
 __all__ = ["gradient_weight", "loss", "max_gradient_weight", "phi", "phi_inverse"]
 
 
-def _v_of_q(q: np.ndarray, r: np.ndarray) -> np.ndarray:
+def _v_of_q(q: NDArray[np.float64], r: NDArray[np.float64]) -> NDArray[np.float64]:
     """``v = q (-log q) / (1 - q)`` with its limits v(0) = 0, v(1) = 1."""
     with np.errstate(divide="ignore", invalid="ignore"):
         v = q * -np.log(q) / r
@@ -30,7 +31,7 @@ def _v_of_q(q: np.ndarray, r: np.ndarray) -> np.ndarray:
     return np.where(q == 0, 0.0, v)
 
 
-def loss(q, gamma):
+def loss(q: ArrayLike, gamma: float) -> NDArray[np.float64]:
     r"""Focal loss term ``l(q) = -(1-q)^gamma log q``, elementwise.
 
     Parameters
@@ -62,7 +63,7 @@ def loss(q, gamma):
     return -np.power(1.0 - q, g) * log_q
 
 
-def phi(q, gamma):
+def phi(q: ArrayLike, gamma: float) -> NDArray[np.float64]:
     r"""Negative derivative of the loss, ``phi(q) = -l'(q)``.
 
     ``phi(q) = (1-q)^gamma / q - gamma (1-q)^(gamma-1) log q``: positive and
@@ -93,14 +94,14 @@ def phi(q, gamma):
     return _phi_values(check_probabilities(q, "q"), g)
 
 
-def _phi_values(q: np.ndarray, g: float) -> np.ndarray:
+def _phi_values(q: NDArray[np.float64], g: float) -> NDArray[np.float64]:
     """``phi`` of a checked array ``q`` (no validation)."""
     r = 1.0 - q
     with np.errstate(divide="ignore"):
         return np.power(r, g) * (1.0 + g * _v_of_q(q, r)) / q
 
 
-def gradient_weight(q, gamma):
+def gradient_weight(q: ArrayLike, gamma: float) -> NDArray[np.float64]:
     r"""The gradient weight ``G(q) = q phi(q)``.
 
     ``G(q) = (1-q)^gamma - gamma q (1-q)^(gamma-1) log q``. For the softmax
@@ -134,7 +135,7 @@ def gradient_weight(q, gamma):
     return np.power(r, g) * (1.0 + g * _v_of_q(q, r))
 
 
-def max_gradient_weight(gamma):
+def max_gradient_weight(gamma: float) -> tuple[float, float]:
     r"""Maximum of ``G`` on ``(0, 1)`` and where it is attained.
 
     Parameters
@@ -208,7 +209,7 @@ _initial_logit = _logit.initial_logit
 _solve_logit = _logit.solve_logit
 
 
-def phi_inverse(y, gamma):
+def phi_inverse(y: ArrayLike, gamma: float) -> NDArray[np.float64]:
     r"""Inverse of ``phi`` on ``(0, 1)``: the ``q`` with ``phi(q) = y``.
 
     Parameters

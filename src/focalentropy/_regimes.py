@@ -10,9 +10,12 @@ Classes below ``p_low`` are *over-suppressed*: pushed further towards 0.
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from ._logit import log_g, sigmoid
 from ._loss import _max_gradient_weight
@@ -56,19 +59,19 @@ class RegimesResult:
         ``lam > 1``: some small classes would be over-suppressed.
     """
 
-    p: np.ndarray
+    p: NDArray[np.float64]
     gamma: float
-    minimizer: np.ndarray
-    ratio: np.ndarray
-    multiplier: np.ndarray
-    p_low: np.ndarray
-    p_high: np.ndarray
+    minimizer: NDArray[np.float64]
+    ratio: NDArray[np.float64]
+    multiplier: NDArray[np.float64]
+    p_low: NDArray[np.float64]
+    p_high: NDArray[np.float64]
     g_max: float
-    labels: np.ndarray
-    over_suppression: np.ndarray
-    class_names: tuple | None = field(default=None)
+    labels: NDArray[np.str_]
+    over_suppression: NDArray[np.bool_]
+    class_names: tuple[Hashable, ...] | None = field(default=None)
 
-    def table(self, row=()):
+    def table(self, row: int | tuple[int, ...] = ()) -> list[dict[str, Any]]:
         """The per-class table of one row as a list of dicts.
 
         Keys: ``class``, ``p``, ``q_star``, ``ratio``, ``G(p)``, ``label``.
@@ -93,7 +96,7 @@ class RegimesResult:
             for k in range(p.shape[0])
         ]
 
-    def summary(self, row=(), edgeitems: int = 10) -> str:
+    def summary(self, row: int | tuple[int, ...] = (), edgeitems: int = 10) -> str:
         """One row's regimes as a plain-text table.
 
         Beyond ``2 * edgeitems`` classes only the first and last ``edgeitems``
@@ -128,7 +131,7 @@ class RegimesResult:
         if not lead:
             return f"RegimesResult(\n{self.summary()}\n)"
         n = int(np.prod(lead))
-        first = np.unravel_index(0, lead)
+        first = tuple(int(i) for i in np.unravel_index(0, lead))
         return (
             f"RegimesResult({n} distributions of {self.p.shape[-1]} classes, batch shape "
             f"{lead}; over-suppression in {int(self.over_suppression.sum())}; first:\n"
@@ -136,7 +139,9 @@ class RegimesResult:
         )
 
 
-def _crossings(lam: np.ndarray, g: float, t_max: float):
+def _crossings(
+    lam: NDArray[np.float64], g: float, t_max: float
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Solve ``log G(sigmoid(t)) = log lam`` on each side of the maximum, by bisection."""
     log_lam = np.log(np.where(lam > 0, lam, np.nan))
     # G(0+) = 1: the left crossing exists iff 1 < lam < G_max
@@ -159,7 +164,14 @@ def _crossings(lam: np.ndarray, g: float, t_max: float):
     return left, right
 
 
-def regimes(p, gamma, *, alpha=None, axis=-1, class_names=None):
+def regimes(
+    p: ArrayLike,
+    gamma: float,
+    *,
+    alpha: ArrayLike | None = None,
+    axis: int = -1,
+    class_names: Sequence[Hashable] | None = None,
+) -> RegimesResult:
     r"""Classify each class as amplified, suppressed or over-suppressed by focal loss.
 
     For ``p`` (``normalize(alpha * P)`` with weights) and its minimizer

@@ -9,8 +9,13 @@ from __future__ import annotations
 
 import numbers
 import warnings
+from typing import Any, TypeVar, cast
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+_T = TypeVar("_T")
+_S = TypeVar("_S", bound=np.generic)
 
 __all__ = [
     "SUM_TOLERANCE",
@@ -38,8 +43,8 @@ class ConvergenceWarning(RuntimeWarning):
     """
 
 
-def warn_not_converged(what: str, maxiter: int, mask, values=None, label: str = "row",
-                       stacklevel: int = 2) -> None:  # fmt: skip
+def warn_not_converged(what: str, maxiter: int, mask: ArrayLike, values: ArrayLike | None = None,
+                       label: str = "row", stacklevel: int = 2) -> None:  # fmt: skip
     """Emit a :class:`ConvergenceWarning` naming how many entries of ``mask`` did not converge.
 
     ``mask`` flags the unconverged entries (rows or elements); the message
@@ -81,19 +86,19 @@ def first_bad(arr: np.ndarray, bad: np.ndarray) -> str:
     return f"found {float(arr[index])!r} at index {_format_index(index)}"
 
 
-def check_choice(value, name: str, choices: tuple) -> str:
+def check_choice(value: _T, name: str, choices: tuple[_T, ...]) -> _T:
     """``value`` if it is one of ``choices``, else a ValueError naming ``name``."""
     if value not in choices:
         raise ValueError(f"`{name}` must be one of {choices}, got {value!r}")
     return value
 
 
-def _is_tensor(x) -> bool:
+def _is_tensor(x: object) -> bool:
     """Duck-typed test for a torch tensor (torch is never imported here)."""
     return type(x).__module__.startswith("torch") and hasattr(x, "device")
 
 
-def _tensor_to_numpy(x, name: str) -> np.ndarray:
+def _tensor_to_numpy(x: Any, name: str) -> NDArray[Any]:
     """A CPU tensor as an ndarray (detached, no copy where possible); others refused."""
     device = getattr(x.device, "type", str(x.device))
     if device != "cpu":
@@ -108,7 +113,7 @@ def _tensor_to_numpy(x, name: str) -> np.ndarray:
     return np.asarray(resolve() if resolve is not None else x)
 
 
-def as_float_array(x, name: str) -> np.ndarray:
+def as_float_array(x: ArrayLike, name: str) -> NDArray[np.float64]:
     """Convert ``x`` to a float64 array, rejecting non-numeric input.
 
     CPU torch tensors (and anything ``np.asarray`` takes) are accepted and
@@ -142,8 +147,8 @@ def as_float_array(x, name: str) -> np.ndarray:
     return arr.astype(np.float64, copy=False)
 
 
-def check_gamma(gamma) -> float:
-    """Return ``gamma`` as a float after checking ``0 <= gamma < inf``."""
+def check_gamma(gamma: Any) -> float:
+    """Return ``gamma`` as a float after checking ``0 <= gamma < inf`` (any input is checked)."""
     if _is_tensor(gamma):
         gamma = _tensor_to_numpy(gamma, "gamma")
     if isinstance(gamma, bool) or not isinstance(gamma, (numbers.Real, np.ndarray)):
@@ -158,7 +163,7 @@ def check_gamma(gamma) -> float:
     return g
 
 
-def check_probabilities(q, name: str) -> np.ndarray:
+def check_probabilities(q: ArrayLike, name: str) -> NDArray[np.float64]:
     """Elementwise probabilities: finite, in [0, 1]."""
     arr = as_float_array(q, name)
     if arr.size and arr.min() >= 0 and arr.max() <= 1:  # NaN fails both comparisons
@@ -173,7 +178,7 @@ def check_probabilities(q, name: str) -> np.ndarray:
     return arr
 
 
-def move_class_axis(arr: np.ndarray, axis: int, name: str) -> np.ndarray:
+def move_class_axis(arr: NDArray[_S], axis: int, name: str) -> NDArray[_S]:
     """Move the class axis ``axis`` of ``arr`` to the end (a view)."""
     if arr.ndim == 0:
         raise ValueError(f"`{name}` must have at least one dimension (the class axis)")
@@ -184,7 +189,7 @@ def move_class_axis(arr: np.ndarray, axis: int, name: str) -> np.ndarray:
     return np.moveaxis(arr, axis, -1)
 
 
-def check_distribution(p, name: str, axis: int = -1) -> np.ndarray:
+def check_distribution(p: ArrayLike, name: str, axis: int = -1) -> NDArray[np.float64]:
     """Rows along ``axis`` must be probability vectors.
 
     Returns a float64 array with the class axis moved last. Entries must be
@@ -194,7 +199,7 @@ def check_distribution(p, name: str, axis: int = -1) -> np.ndarray:
     """
     base = SUM_TOLERANCE
     if _is_tensor(p):
-        if str(p.dtype) == "torch.bfloat16":
+        if str(cast(Any, p).dtype) == "torch.bfloat16":
             base = 8 * 2.0**-7  # bfloat16 keeps 8 significant bits
         p = _tensor_to_numpy(p, name)
     in_dtype = getattr(p, "dtype", None)
@@ -223,7 +228,9 @@ def check_distribution(p, name: str, axis: int = -1) -> np.ndarray:
     return arr
 
 
-def check_class_weights(alpha, shape: tuple[int, ...], axis: int, ndim: int) -> np.ndarray | None:
+def check_class_weights(
+    alpha: ArrayLike | None, shape: tuple[int, ...], axis: int, ndim: int
+) -> NDArray[np.float64] | None:
     """Positive per-class weights broadcastable to ``shape`` (class axis last).
 
     ``alpha`` may be None (unweighted), a scalar, a 1-D vector of per-class
@@ -257,7 +264,7 @@ def check_class_weights(alpha, shape: tuple[int, ...], axis: int, ndim: int) -> 
         ) from exc
 
 
-def check_sigmoid_alpha(alpha) -> float | None:
+def check_sigmoid_alpha(alpha: Any) -> float | None:
     """RetinaNet weight: None (unweighted) or a scalar in (0, 1)."""
     if alpha is None:
         return None

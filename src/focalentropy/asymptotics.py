@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from ._minimizer import minimizer
 from ._validation import check_class_weights, check_distribution, check_gamma
@@ -48,12 +49,12 @@ class Expansion:
         ``2`` or ``-2``: the approximation error is ``O(gamma**remainder_order)``.
     """
 
-    leading: np.ndarray
-    coefficient: np.ndarray
+    leading: NDArray[np.float64]
+    coefficient: NDArray[np.float64]
     order: int
     remainder_order: int
 
-    def __call__(self, gamma) -> np.ndarray:
+    def __call__(self, gamma: float) -> NDArray[np.float64]:
         """The approximation ``leading + coefficient * gamma**order``."""
         g = check_gamma(gamma)
         if self.order < 0 and g == 0:
@@ -61,7 +62,9 @@ class Expansion:
         return self.leading + self.coefficient * g**self.order
 
 
-def _weights(p, alpha, axis) -> tuple[np.ndarray, np.ndarray]:
+def _weights(
+    p: ArrayLike, alpha: ArrayLike | None, axis: int
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Normalized weights ``w = normalize(alpha P)`` with the class axis last, and ``P``."""
     arr = check_distribution(p, "p", axis)
     weights = check_class_weights(alpha, arr.shape, axis, arr.ndim)
@@ -71,7 +74,7 @@ def _weights(p, alpha, axis) -> tuple[np.ndarray, np.ndarray]:
     return w / w.sum(axis=-1, keepdims=True), arr
 
 
-def small_gamma(p, *, alpha=None, axis=-1) -> Expansion:
+def small_gamma(p: ArrayLike, *, alpha: ArrayLike | None = None, axis: int = -1) -> Expansion:
     r"""First-order expansion of ``Q*`` in ``gamma`` around ``gamma = 0``.
 
     .. math::
@@ -126,7 +129,7 @@ def small_gamma(p, *, alpha=None, axis=-1) -> Expansion:
     return Expansion(np.moveaxis(w, -1, axis), np.moveaxis(d, -1, axis), 1, 2)
 
 
-def large_gamma(p, *, alpha=None, axis=-1) -> Expansion:
+def large_gamma(p: ArrayLike, *, alpha: ArrayLike | None = None, axis: int = -1) -> Expansion:
     r"""First-order expansion of ``Q*`` in ``1/gamma`` as ``gamma -> inf``.
 
     On the support ``S = {x : P(x) > 0}`` of size ``K``:
@@ -181,7 +184,9 @@ def large_gamma(p, *, alpha=None, axis=-1) -> Expansion:
     return Expansion(np.moveaxis(leading, -1, axis), np.moveaxis(coefficient, -1, axis), -1, -2)
 
 
-def tail_ratio(p, gamma, *, alpha=None, axis=-1):
+def tail_ratio(
+    p: ArrayLike, gamma: float, *, alpha: ArrayLike | None = None, axis: int = -1
+) -> NDArray[np.float64]:
     r"""The limit ``1 / lam`` of ``Q*(x) / P(x)`` for classes with ``P(x) -> 0``.
 
     Near 0, ``phi(q) = 1/q + O(log q)``, so the KKT condition

@@ -16,9 +16,10 @@ method, so torch is never imported here).
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
     "ReliabilityBins",
@@ -40,7 +41,7 @@ _NORMS = ("l1", "l2", "max")
 # ---------------------------------------------------------------------------
 
 
-def _to_numpy(x, name: str) -> np.ndarray:
+def _to_numpy(x: Any, name: str) -> NDArray[Any]:
     """Array-like or torch tensor (duck-typed by ``.detach()``) to an ndarray."""
     if isinstance(x, (str, bytes)):
         raise TypeError(f"`{name}` must be array-like, got {type(x).__name__}")
@@ -53,7 +54,7 @@ def _to_numpy(x, name: str) -> np.ndarray:
     return np.asarray(x)
 
 
-def _sum_tolerance(dtype: np.dtype, n_classes: int) -> float:
+def _sum_tolerance(dtype: np.dtype[Any], n_classes: int) -> float:
     """Row-sum tolerance: 1e-8 for float64 input, looser for float32/float16."""
     eps = np.finfo(dtype).eps if dtype.kind == "f" else np.finfo(np.float64).eps
     return max(1e-8, 100.0 * float(eps)) * np.sqrt(n_classes)
@@ -64,8 +65,8 @@ def _index_str(index: tuple[int, ...]) -> str:
 
 
 def check_probs(
-    probs, name: str = "probs", *, normalize: bool = False, logits_hint: bool = False
-) -> np.ndarray:
+    probs: ArrayLike, name: str = "probs", *, normalize: bool = False, logits_hint: bool = False
+) -> NDArray[np.float64]:
     """Validate probability rows (class axis last) and return a float64 array.
 
     Entries must be finite and in ``[0, 1]``; each row must sum to 1 within
@@ -109,7 +110,9 @@ def check_probs(
     return arr
 
 
-def check_labels(labels, shape: tuple[int, ...], n_classes: int, name: str = "labels"):
+def check_labels(
+    labels: ArrayLike, shape: tuple[int, ...], n_classes: int, name: str = "labels"
+) -> NDArray[np.intp]:
     """Integer class labels of the given ``shape`` with values in ``[0, n_classes)``."""
     arr = _to_numpy(labels, name)
     if arr.dtype.kind == "b" or (arr.dtype.kind not in "iuf"):
@@ -138,7 +141,9 @@ def check_labels(labels, shape: tuple[int, ...], n_classes: int, name: str = "la
     return arr.astype(np.intp)
 
 
-def _probs_and_labels(probs, labels) -> tuple[np.ndarray, np.ndarray]:
+def _probs_and_labels(
+    probs: ArrayLike, labels: ArrayLike
+) -> tuple[NDArray[np.float64], NDArray[np.intp]]:
     """Validated ``(n, K)`` float64 probabilities and ``(n,)`` labels, ``n >= 1``."""
     p = check_probs(probs)
     y = check_labels(labels, p.shape[:-1], p.shape[-1])
@@ -149,7 +154,7 @@ def _probs_and_labels(probs, labels) -> tuple[np.ndarray, np.ndarray]:
     return p, y
 
 
-def _check_binning(n_bins, binning, norm=None) -> int:
+def _check_binning(n_bins: Any, binning: Any, norm: Any = None) -> int:
     if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)):
         raise TypeError(f"`n_bins` must be an integer, got {type(n_bins).__name__}")
     if n_bins < 1:
@@ -183,13 +188,15 @@ class ReliabilityBins(NamedTuple):
         confidence overall.
     """
 
-    confidence: np.ndarray
-    accuracy: np.ndarray
-    count: np.ndarray
-    edges: np.ndarray
+    confidence: NDArray[np.float64]
+    accuracy: NDArray[np.float64]
+    count: NDArray[np.intp]  # type: ignore[assignment]  # shadows tuple.count (public name)
+    edges: NDArray[np.float64]
 
 
-def _bin_index(conf: np.ndarray, n_bins: int, binning: str) -> tuple[np.ndarray, np.ndarray]:
+def _bin_index(
+    conf: NDArray[np.float64], n_bins: int, binning: str
+) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
     """Bin of each confidence and the bin edges.
 
     Equal-width bins are ``[b/n_bins, (b+1)/n_bins)``, the last one closed.
@@ -209,7 +216,9 @@ def _bin_index(conf: np.ndarray, n_bins: int, binning: str) -> tuple[np.ndarray,
     return index, edges
 
 
-def _bin_stats(conf: np.ndarray, hit: np.ndarray, n_bins: int, binning: str) -> ReliabilityBins:
+def _bin_stats(
+    conf: NDArray[np.float64], hit: NDArray[np.float64], n_bins: int, binning: str
+) -> ReliabilityBins:
     index, edges = _bin_index(conf, n_bins, binning)
     count = np.bincount(index, minlength=n_bins).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -218,7 +227,9 @@ def _bin_stats(conf: np.ndarray, hit: np.ndarray, n_bins: int, binning: str) -> 
     return ReliabilityBins(mean_conf, mean_hit, count.astype(np.intp), edges)
 
 
-def _calibration_error(conf, hit, n_bins, binning, norm) -> float:
+def _calibration_error(
+    conf: NDArray[np.float64], hit: NDArray[np.float64], n_bins: int, binning: str, norm: str
+) -> float:
     bins = _bin_stats(conf, hit, n_bins, binning)
     full = bins.count > 0
     gap = np.abs(bins.accuracy[full] - bins.confidence[full])
@@ -230,13 +241,17 @@ def _calibration_error(conf, hit, n_bins, binning, norm) -> float:
     return float(np.max(gap))
 
 
-def _top_label(p: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _top_label(
+    p: NDArray[np.float64], y: NDArray[np.intp]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Top-label confidence ``max_k p_k`` and hit ``1[argmax_k p_k = y]``."""
     pred = np.argmax(p, axis=-1)
     return p[np.arange(p.shape[0]), pred], (pred == y).astype(np.float64)
 
 
-def _classwise(p, y, n_bins, binning, norm) -> float:
+def _classwise(
+    p: NDArray[np.float64], y: NDArray[np.intp], n_bins: int, binning: str, norm: str
+) -> float:
     errors = [
         _calibration_error(p[:, k], (y == k).astype(np.float64), n_bins, binning, norm)
         for k in range(p.shape[1])
@@ -244,21 +259,27 @@ def _classwise(p, y, n_bins, binning, norm) -> float:
     return float(np.mean(errors))
 
 
-def _nll(p, y) -> float:
+def _nll(p: NDArray[np.float64], y: NDArray[np.intp]) -> float:
     with np.errstate(divide="ignore"):
         return float(-np.mean(np.log(p[np.arange(p.shape[0]), y])))
 
 
-def _brier(p, y) -> float:
+def _brier(p: NDArray[np.float64], y: NDArray[np.intp]) -> float:
     sq = np.sum(p**2, axis=-1) - 2.0 * p[np.arange(p.shape[0]), y] + 1.0
     return float(np.mean(sq))
 
 
-def _accuracy(p, y) -> float:
+def _accuracy(p: NDArray[np.float64], y: NDArray[np.intp]) -> float:
     return float(np.mean(np.argmax(p, axis=-1) == y))
 
 
-def reliability_bins(probs, labels, *, n_bins: int = 15, binning: str = "uniform"):
+def reliability_bins(
+    probs: ArrayLike,
+    labels: ArrayLike,
+    *,
+    n_bins: int = 15,
+    binning: Literal["uniform", "quantile"] = "uniform",
+) -> ReliabilityBins:
     r"""Bin the top-label confidence and compare it with the accuracy per bin.
 
     The confidence of sample ``i`` is ``c_i = max_k p_{ik}`` and its hit is
@@ -294,7 +315,12 @@ def reliability_bins(probs, labels, *, n_bins: int = 15, binning: str = "uniform
 
 
 def expected_calibration_error(
-    probs, labels, *, n_bins: int = 15, binning: str = "uniform", norm: str = "l1"
+    probs: ArrayLike,
+    labels: ArrayLike,
+    *,
+    n_bins: int = 15,
+    binning: Literal["uniform", "quantile"] = "uniform",
+    norm: Literal["l1", "l2", "max"] = "l1",
 ) -> float:
     r"""Top-label expected calibration error (ECE).
 
@@ -357,7 +383,12 @@ def expected_calibration_error(
 
 
 def classwise_calibration_error(
-    probs, labels, *, n_bins: int = 15, binning: str = "uniform", norm: str = "l1"
+    probs: ArrayLike,
+    labels: ArrayLike,
+    *,
+    n_bins: int = 15,
+    binning: Literal["uniform", "quantile"] = "uniform",
+    norm: Literal["l1", "l2", "max"] = "l1",
 ) -> float:
     r"""Classwise expected calibration error, averaged over the classes.
 
@@ -405,7 +436,7 @@ def classwise_calibration_error(
     return _classwise(*_probs_and_labels(probs, labels), n_bins, binning, norm)
 
 
-def negative_log_likelihood(probs, labels) -> float:
+def negative_log_likelihood(probs: ArrayLike, labels: ArrayLike) -> float:
     r"""Mean negative log-likelihood ``-(1/n) sum_i log p_{i, y_i}``.
 
     It is the Shannon cross-entropy of the labels relative to the model, the
@@ -435,7 +466,7 @@ def negative_log_likelihood(probs, labels) -> float:
     return _nll(*_probs_and_labels(probs, labels))
 
 
-def brier_score(probs, labels) -> float:
+def brier_score(probs: ArrayLike, labels: ArrayLike) -> float:
     r"""Multi-class Brier score ``(1/n) sum_i sum_k (p_{ik} - 1[y_i = k])^2``.
 
     The original definition of Brier (1950), in ``[0, 2]``; for two classes
@@ -462,7 +493,7 @@ def brier_score(probs, labels) -> float:
     return _brier(*_probs_and_labels(probs, labels))
 
 
-def accuracy(probs, labels) -> float:
+def accuracy(probs: ArrayLike, labels: ArrayLike) -> float:
     """Fraction of samples whose most probable class is the label.
 
     Parameters
@@ -485,7 +516,9 @@ def accuracy(probs, labels) -> float:
     return _accuracy(*_probs_and_labels(probs, labels))
 
 
-def calibration_report(probs, labels, *, n_bins: int = 15) -> dict[str, float]:
+def calibration_report(
+    probs: ArrayLike, labels: ArrayLike, *, n_bins: int = 15
+) -> dict[str, float]:
     """All metrics of this module in one dictionary.
 
     Parameters

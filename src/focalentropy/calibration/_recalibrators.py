@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import inspect
 import numbers
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 from scipy import optimize, special
 
 from .._loss import _psi
@@ -39,6 +41,9 @@ from ._metrics import _to_numpy, check_labels, check_probs
 
 __all__ = ["FocalRecalibrator", "FocalTemperatureScaling", "TemperatureScaling"]
 
+if TYPE_CHECKING:
+    from typing import Self
+
 _KINDS = ("softmax", "sigmoid")
 
 
@@ -47,7 +52,9 @@ _KINDS = ("softmax", "sigmoid")
 # ---------------------------------------------------------------------------
 
 
-def _log_pair_from_probs(p: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
+def _log_pair_from_probs(
+    p: NDArray[np.float64], kind: str
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """``(log q, log(1-q))`` of probabilities; for softmax the top class's
     ``1 - q`` is the sum of the other entries of its row (no cancellation)."""
     with np.errstate(divide="ignore"):
@@ -61,7 +68,9 @@ def _log_pair_from_probs(p: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarr
     return log_q, log_r
 
 
-def _log_pair_from_logits(z: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
+def _log_pair_from_logits(
+    z: NDArray[np.float64], kind: str
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """``(log q, log(1-q))`` with ``q = softmax(z)`` (or ``sigmoid(z)``), exactly."""
     if kind == "sigmoid":
         return -np.logaddexp(0.0, -z), -np.logaddexp(0.0, z)
@@ -77,7 +86,9 @@ def _log_pair_from_logits(z: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndar
     return log_q, log_r
 
 
-def _log_phi(log_q: np.ndarray, log_r: np.ndarray, g: float) -> np.ndarray:
+def _log_phi(
+    log_q: NDArray[np.float64], log_r: NDArray[np.float64], g: float
+) -> NDArray[np.float64]:
     """``log phi(q)`` from ``log q`` and ``log(1-q)``: the core's ``psi`` at the
     exact logit ``log q - log(1-q)``, with ``phi(0) = inf`` and
     ``phi(1) = 0`` (``1`` for ``gamma = 0``) at the ends."""
@@ -92,7 +103,7 @@ def _log_phi(log_q: np.ndarray, log_r: np.ndarray, g: float) -> np.ndarray:
 class _Prepared:
     """Model outputs in log coordinates (``log q`` and an exact ``log(1-q)``)."""
 
-    def __init__(self, log_q: np.ndarray, log_r: np.ndarray, kind: str):
+    def __init__(self, log_q: NDArray[np.float64], log_r: NDArray[np.float64], kind: str) -> None:
         self.log_q = log_q
         self.log_r = log_r
         self.kind = kind
@@ -101,11 +112,13 @@ class _Prepared:
     def shape(self) -> tuple[int, ...]:
         return self.log_q.shape
 
-    def logits(self) -> np.ndarray:
+    def logits(self) -> NDArray[np.float64]:
         """``log q`` (softmax) or ``log(q / (1-q))`` (sigmoid)."""
         return self.log_q if self.kind == "softmax" else self.log_q - self.log_r
 
-    def recover_scores(self, g: float, log_alpha) -> np.ndarray:
+    def recover_scores(
+        self, g: float, log_alpha: float | NDArray[np.float64] | None
+    ) -> NDArray[np.float64]:
         """Log scores of the recovered posterior.
 
         Softmax: ``-log alpha - log phi(q)`` (normalised by softmax). Sigmoid:
@@ -122,7 +135,7 @@ class _Prepared:
         return logit if log_alpha is None else logit + log_alpha
 
 
-def _log_softmax(scores: np.ndarray) -> np.ndarray:
+def _log_softmax(scores: NDArray[np.float64]) -> NDArray[np.float64]:
     """Row log-softmax; a row containing ``+inf`` gives the uniform law on those entries.
 
     Scores lie in ``[-inf, +inf]`` (``-inf`` for classes with ``Q = 0``,
@@ -143,15 +156,15 @@ def _log_softmax(scores: np.ndarray) -> np.ndarray:
     return out
 
 
-def _softmax(scores: np.ndarray) -> np.ndarray:
+def _softmax(scores: NDArray[np.float64]) -> NDArray[np.float64]:
     return np.exp(_log_softmax(scores))
 
 
-def _sigmoid(z: np.ndarray) -> np.ndarray:
+def _sigmoid(z: NDArray[np.float64]) -> NDArray[np.float64]:
     return special.expit(z)
 
 
-def _mean_log_lik(scores: np.ndarray, y: np.ndarray, kind: str) -> float:
+def _mean_log_lik(scores: NDArray[np.float64], y: NDArray[np.intp], kind: str) -> float:
     """Mean log-likelihood of labels under softmax(scores) or sigmoid(scores)."""
     if kind == "softmax":
         ll = np.take_along_axis(_log_softmax(scores), y[..., None], axis=-1)
@@ -171,16 +184,27 @@ class _Recalibrator:
 
     _fitted_attr = "n_classes_"
 
+    # set by the subclasses' __init__ and fit (declared here for the type checker only)
+    kind: str
+    from_logits: bool
+    n_classes_: int
+
+    if TYPE_CHECKING:
+
+        def fit(self, X: ArrayLike, y: Any) -> Self: ...
+
+        def transform(self, X: ArrayLike) -> NDArray[np.float64]: ...
+
     @classmethod
     def _param_names(cls) -> list[str]:
         sig = inspect.signature(cls.__init__)
         return [n for n in sig.parameters if n != "self"]
 
-    def get_params(self, deep: bool = True) -> dict:
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
         """Constructor parameters (scikit-learn convention)."""
         return {name: getattr(self, name) for name in self._param_names()}
 
-    def set_params(self, **params):
+    def set_params(self, **params: Any) -> Self:
         """Set constructor parameters (scikit-learn convention)."""
         valid = self._param_names()
         for name, value in params.items():
@@ -189,7 +213,7 @@ class _Recalibrator:
             setattr(self, name, value)
         return self
 
-    def __sklearn_tags__(self):
+    def __sklearn_tags__(self) -> Any:
         """Estimator tags for scikit-learn >= 1.6 (``clone``, ``Pipeline``).
 
         Only scikit-learn calls this, so importing it here adds no dependency:
@@ -213,7 +237,7 @@ class _Recalibrator:
             raise ValueError(f"`kind` must be one of {_KINDS}, got {self.kind!r}")
         return self.kind
 
-    def _prepare(self, X) -> _Prepared:
+    def _prepare(self, X: ArrayLike) -> _Prepared:
         """Validate the model outputs ``X`` and bring them to log coordinates."""
         kind = self._check_kind()
         name = "logits" if self.from_logits else "probs"
@@ -243,7 +267,7 @@ class _Recalibrator:
             )
         return _Prepared(*pair, kind)
 
-    def _check_y(self, y, shape: tuple[int, ...]) -> np.ndarray:
+    def _check_y(self, y: ArrayLike | None, shape: tuple[int, ...]) -> NDArray[np.intp]:
         if y is None:
             raise ValueError(f"`y` is required to fit {type(self).__name__}")
         if self.kind == "softmax":
@@ -251,26 +275,26 @@ class _Recalibrator:
         y = check_labels(y, shape, 2, name="y")  # multi-label indicators in {0, 1}
         return y
 
-    def fit_transform(self, X, y=None):
+    def fit_transform(self, X: ArrayLike, y: ArrayLike | None = None) -> NDArray[np.float64]:
         """``fit(X, y)`` then ``transform(X)``."""
         return self.fit(X, y).transform(X)
 
-    def predict_proba(self, X) -> np.ndarray:
+    def predict_proba(self, X: ArrayLike) -> NDArray[np.float64]:
         """Alias of :meth:`transform` (scikit-learn classifier convention)."""
         return self.transform(X)
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X: ArrayLike) -> NDArray[np.intp]:
         """Predicted class (softmax: argmax) or labels (sigmoid: ``p > 1/2``)."""
         p = self.transform(X)
         if self.kind == "softmax":
             return np.argmax(p, axis=-1)
         return (p > 0.5).astype(np.intp)
 
-    def _output(self, scores: np.ndarray) -> np.ndarray:
+    def _output(self, scores: NDArray[np.float64]) -> NDArray[np.float64]:
         return _softmax(scores) if self.kind == "softmax" else _sigmoid(scores)
 
 
-def _check_gamma_param(gamma) -> float | str:
+def _check_gamma_param(gamma: Any) -> float | Literal["auto"]:
     if isinstance(gamma, str):
         if gamma != "auto":
             raise ValueError(f'`gamma` must be a number >= 0 or "auto", got {gamma!r}')
@@ -278,7 +302,7 @@ def _check_gamma_param(gamma) -> float | str:
     return check_gamma(gamma)
 
 
-def _check_positive(value, name: str) -> float:
+def _check_positive(value: float, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"`{name}` must be a real number, got {type(value).__name__}")
     if not (np.isfinite(value) and value > 0):
@@ -363,30 +387,30 @@ class FocalRecalibrator(_Recalibrator):
 
     def __init__(
         self,
-        gamma=2.0,
+        gamma: float | Literal["auto"] = 2.0,
         *,
-        alpha=None,
-        kind: str = "softmax",
+        alpha: ArrayLike | None = None,
+        kind: Literal["softmax", "sigmoid"] = "softmax",
         from_logits: bool = False,
         gamma_max: float = 10.0,
-    ):
+    ) -> None:
         self.gamma = gamma
         self.alpha = alpha
         self.kind = kind
         self.from_logits = from_logits
         self.gamma_max = gamma_max
 
-    def _log_alpha(self, shape: tuple[int, ...]):
+    def _log_alpha(self, shape: tuple[int, ...]) -> float | NDArray[np.float64] | None:
         if self.kind == "sigmoid":
             a = check_sigmoid_alpha(self.alpha)
             return None if a is None else float(np.log1p(-a) - np.log(a))
         w = check_class_weights(self.alpha, shape, -1, len(shape))
         return None if w is None else np.log(w)
 
-    def _scores(self, prep: _Prepared, g: float) -> np.ndarray:
+    def _scores(self, prep: _Prepared, g: float) -> NDArray[np.float64]:
         return prep.recover_scores(g, self._log_alpha(prep.shape))
 
-    def fit(self, X, y=None):
+    def fit(self, X: ArrayLike, y: ArrayLike | None = None) -> Self:
         """Fix ``gamma_`` (known ``gamma``) or fit it by maximum likelihood.
 
         Parameters
@@ -406,13 +430,14 @@ class FocalRecalibrator(_Recalibrator):
             del self.n_classes_
         return self._fit_gamma(self._prepare(X), y)
 
-    def _fit_gamma(self, prep: _Prepared, y):
+    def _fit_gamma(self, prep: _Prepared, y: ArrayLike | None) -> Self:
         gamma = _check_gamma_param(self.gamma)
         yy = None if (y is None and gamma != "auto") else self._check_y(y, prep.shape)
         if gamma == "auto":
             gamma_max = _check_positive(self.gamma_max, "gamma_max")
+            assert yy is not None  # "auto" checked y above
 
-            def neg_ll(g):
+            def neg_ll(g: float) -> float:
                 return -_mean_log_lik(self._scores(prep, g), yy, self.kind)
 
             res = optimize.minimize_scalar(
@@ -436,7 +461,7 @@ class FocalRecalibrator(_Recalibrator):
             raise ValueError('`gamma="auto"`: call `fit(X, y)` before `transform`')
         return gamma
 
-    def transform(self, X) -> np.ndarray:
+    def transform(self, X: ArrayLike) -> NDArray[np.float64]:
         """Recovered class probabilities ``P``, same shape as ``X``.
 
         Parameters
@@ -453,7 +478,7 @@ class FocalRecalibrator(_Recalibrator):
         g = self._gamma_in_use()
         return self._output(self._scores(self._prepare(X), g))
 
-    def log_likelihood(self, X, y, gamma=None) -> float:
+    def log_likelihood(self, X: ArrayLike, y: ArrayLike, gamma: float | None = None) -> float:
         """Mean log-likelihood of ``y`` under the probabilities recovered with ``gamma``.
 
         ``gamma=None`` uses the gamma in use (``gamma_`` after :meth:`fit`).
@@ -469,10 +494,12 @@ class FocalRecalibrator(_Recalibrator):
 # ---------------------------------------------------------------------------
 
 
-def _fit_temperature(scores: np.ndarray, y: np.ndarray, kind: str, bounds) -> float:
+def _fit_temperature(
+    scores: NDArray[np.float64], y: NDArray[np.intp], kind: str, bounds: tuple[float, float]
+) -> float:
     lo, hi = bounds
 
-    def neg_ll(log_t):
+    def neg_ll(log_t: float) -> float:
         return -_mean_log_lik(scores / np.exp(log_t), y, kind)
 
     res = optimize.minimize_scalar(
@@ -481,7 +508,7 @@ def _fit_temperature(scores: np.ndarray, y: np.ndarray, kind: str, bounds) -> fl
     return float(np.exp(res.x))
 
 
-def _check_bounds(bounds) -> tuple[float, float]:
+def _check_bounds(bounds: Any) -> tuple[float, float]:
     try:
         lo, hi = bounds
     except (TypeError, ValueError) as exc:
@@ -537,15 +564,15 @@ class TemperatureScaling(_Recalibrator):
     def __init__(
         self,
         *,
-        kind: str = "softmax",
+        kind: Literal["softmax", "sigmoid"] = "softmax",
         from_logits: bool = False,
         temperature_bounds: tuple[float, float] = (0.01, 100.0),
-    ):
+    ) -> None:
         self.kind = kind
         self.from_logits = from_logits
         self.temperature_bounds = temperature_bounds
 
-    def fit(self, X, y):
+    def fit(self, X: ArrayLike, y: ArrayLike) -> Self:
         """Fit ``T`` by minimising the NLL of ``y`` under ``softmax(z / T)``.
 
         Parameters
@@ -568,7 +595,7 @@ class TemperatureScaling(_Recalibrator):
         self.n_classes_ = int(prep.shape[-1])
         return self
 
-    def transform(self, X) -> np.ndarray:
+    def transform(self, X: ArrayLike) -> NDArray[np.float64]:
         """Probabilities ``softmax(z / T)`` (or ``sigmoid(z / T)``), same shape as ``X``."""
         if not hasattr(self, "temperature_"):
             raise ValueError("TemperatureScaling: call `fit(X, y)` before `transform`")
@@ -616,20 +643,20 @@ class FocalTemperatureScaling(FocalRecalibrator):
 
     def __init__(
         self,
-        gamma=2.0,
+        gamma: float | Literal["auto"] = 2.0,
         *,
-        alpha=None,
-        kind: str = "softmax",
+        alpha: ArrayLike | None = None,
+        kind: Literal["softmax", "sigmoid"] = "softmax",
         from_logits: bool = False,
         gamma_max: float = 10.0,
         temperature_bounds: tuple[float, float] = (0.01, 100.0),
-    ):
+    ) -> None:
         super().__init__(
             gamma, alpha=alpha, kind=kind, from_logits=from_logits, gamma_max=gamma_max
         )
         self.temperature_bounds = temperature_bounds
 
-    def fit(self, X, y):
+    def fit(self, X: ArrayLike, y: ArrayLike) -> Self:  # type: ignore[override]  # y required
         """Fit ``gamma_`` (if ``"auto"``) and then ``T`` on ``(X, y)``.
 
         Parameters
@@ -654,13 +681,13 @@ class FocalTemperatureScaling(FocalRecalibrator):
         self.log_likelihood_ = _mean_log_lik(scores / self.temperature_, yy, self.kind)
         return self
 
-    def transform(self, X) -> np.ndarray:
+    def transform(self, X: ArrayLike) -> NDArray[np.float64]:
         """Recovered and temperature-scaled probabilities, same shape as ``X``."""
         self._check_fitted()
         scores = self._scores(self._prepare(X), self.gamma_)
         return self._output(scores / self.temperature_)
 
-    def log_likelihood(self, X, y, gamma=None) -> float:
+    def log_likelihood(self, X: ArrayLike, y: ArrayLike, gamma: float | None = None) -> float:
         """Mean log-likelihood of ``y`` under the recovered, temperature-scaled probabilities.
 
         ``gamma=None`` uses ``gamma_``; the fitted ``temperature_`` is always

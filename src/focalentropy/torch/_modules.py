@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from torch import Tensor, nn
 
-from ._checks import check_gamma, check_ignore_index, check_label_smoothing, check_reduction
+from ._checks import (
+    Reduction,
+    check_gamma,
+    check_ignore_index,
+    check_label_smoothing,
+    check_reduction,
+)
 from ._functional import focal_loss, sigmoid_focal_loss
 
 
@@ -25,12 +33,19 @@ class FocalLoss(nn.Module):
     torch.Size([8, 5])
     """
 
+    # attributes (``gamma`` and ``weight`` may be buffers), declared for the type checker
+    gamma: float | Tensor
+    weight: Tensor | None
+    reduction: Reduction
+    ignore_index: int
+    label_smoothing: float
+
     def __init__(
         self,
-        gamma: float = 2.0,
+        gamma: float | Tensor = 2.0,
         *,
         weight: Tensor | None = None,
-        reduction: str = "mean",
+        reduction: Reduction = "mean",
         ignore_index: int = -100,
         label_smoothing: float = 0.0,
     ) -> None:
@@ -44,6 +59,10 @@ class FocalLoss(nn.Module):
         self.ignore_index = check_ignore_index(ignore_index)
         self.label_smoothing = check_label_smoothing(label_smoothing)
         self.register_buffer("weight", weight)
+
+    if TYPE_CHECKING:  # nn.Module.__call__ returns Any: calls are typed like forward
+
+        def __call__(self, input: Tensor, target: Tensor) -> Tensor: ...
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return focal_loss(
@@ -75,8 +94,16 @@ class SigmoidFocalLoss(nn.Module):
     0
     """
 
+    # attributes (tensor ``alpha`` and ``gamma`` are buffers), declared for the type checker
+    alpha: float | Tensor | None
+    gamma: float | Tensor
+    reduction: Reduction
+
     def __init__(
-        self, alpha: float | Tensor | None = 0.25, gamma: float = 2.0, reduction: str = "none"
+        self,
+        alpha: float | Tensor | None = 0.25,
+        gamma: float | Tensor = 2.0,
+        reduction: Reduction = "none",
     ) -> None:
         super().__init__()
         if isinstance(alpha, Tensor):
@@ -94,6 +121,10 @@ class SigmoidFocalLoss(nn.Module):
         else:
             self.gamma = gamma
         self.reduction = check_reduction(reduction)
+
+    if TYPE_CHECKING:  # nn.Module.__call__ returns Any: calls are typed like forward
+
+        def __call__(self, inputs: Tensor, targets: Tensor) -> Tensor: ...
 
     def forward(self, inputs: Tensor, targets: Tensor) -> Tensor:
         return sigmoid_focal_loss(inputs, targets, self.alpha, self.gamma, self.reduction)

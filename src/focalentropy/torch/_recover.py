@@ -16,6 +16,7 @@ all terms exact for every ``t`` (``rho`` is ``log1p(y)/y`` with
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -37,7 +38,7 @@ def _rho(t: Tensor) -> Tensor:
     return torch.where(pos, at_pos, at_neg)
 
 
-def log_phi_of_logit(t: Tensor, gamma) -> Tensor:
+def log_phi_of_logit(t: Tensor, gamma: float) -> Tensor:
     """``log phi(sigmoid(t))`` for finite ``t`` (clamp infinite ones first)."""
     sp = F.softplus(t, threshold=SOFTPLUS_THRESHOLD)
     return -t - (gamma - 1.0) * sp + torch.log1p(gamma * _rho(t))
@@ -61,10 +62,10 @@ def _logits_from_logits(z: Tensor, dim: int) -> Tensor:
 
 def recover(
     input: Tensor,
-    gamma,
+    gamma: float,
     *,
-    alpha=None,
-    kind: str = "softmax",
+    alpha: float | Tensor | None = None,
+    kind: Literal["softmax", "sigmoid"] = "softmax",
     dim: int = 1,
     from_logits: bool = False,
     log: bool = False,
@@ -149,7 +150,9 @@ def recover(
     return out.to(input.dtype)
 
 
-def _recover_softmax(x, g, alpha, dim, from_logits, log):
+def _recover_softmax(
+    x: Tensor, g: float, alpha: float | Tensor | None, dim: int, from_logits: bool, log: bool
+) -> Tensor:
     t = _logits_from_logits(x, dim) if from_logits else _logits_from_probabilities(x, dim)
     big = torch.finfo(x.dtype).max
     if g == 0:
@@ -181,7 +184,9 @@ def _check_alpha_values(a: Tensor, ok: Tensor, what: str) -> None:
         assert_async(ok.all(), f"recover: alpha must be {what}")
 
 
-def _recover_sigmoid(x, g, alpha, from_logits, log):
+def _recover_sigmoid(
+    x: Tensor, g: float, alpha: float | Tensor | None, from_logits: bool, log: bool
+) -> Tensor:
     t = x if from_logits else torch.log(x) - torch.log1p(-x)
     big = torch.finfo(x.dtype).max
     tc = t.clamp(-big, big)
@@ -190,6 +195,7 @@ def _recover_sigmoid(x, g, alpha, from_logits, log):
     else:
         out_logit = log_phi_of_logit(-tc, g) - log_phi_of_logit(tc, g)
         out_logit = torch.where(torch.isinf(t), t, out_logit)
+    a: Tensor | float
     if isinstance(alpha, Tensor):
         a = alpha.to(device=x.device, dtype=x.dtype)
         _check_alpha_values(a, (a > 0) & (a < 1), "in (0, 1)")
