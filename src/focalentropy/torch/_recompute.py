@@ -24,7 +24,7 @@ def differentiable_grads(
         grads = torch.autograd.grad(
             loss, [t for _, t in wanted], grad, create_graph=True, allow_unused=True
         )
-    out = [None] * n_inputs
+    out: list[Tensor | None] = [None] * n_inputs
     for (i, t), g in zip(wanted, grads, strict=True):
         out[i] = torch.zeros_like(t) if g is None else g
     return tuple(out)

@@ -71,7 +71,7 @@ def _terms(x: Tensor, gamma, want_grad: bool):
     p, q = torch.sigmoid(xs), torch.sigmoid(-xs)  # q = 1 - p, exact
     d_pos = torch.addcmul(q, p, sp_neg * gamma)
     d_neg = torch.addcmul(p, q, sp_pos * gamma)
-    if focus_pos is not None:
+    if focus_pos is not None and focus_neg is not None:
         d_pos.mul_(focus_pos)
         d_neg.mul_(focus_neg)
     d_pos = torch.where(finite, d_pos, (x < 0).to(x.dtype)).neg_()
@@ -210,7 +210,7 @@ class SigmoidFocal(torch.autograd.Function):
             value = l_pos.mul_(a_pos).addcmul_(a_neg, l_neg)
             if reduce_sum:
                 total += value.sum()
-            elif x.dim() == 0:
+            elif x.dim() == 0 or out is None:
                 out = value
             else:
                 out[start : start + xs.shape[0]] = value
@@ -241,14 +241,14 @@ class SigmoidFocal(torch.autograd.Function):
         for xs, ts, al, gs in _blocks(x, t, alpha, g_full):
             l_pos, l_neg, d_pos, d_neg = _terms(xs, ctx.gamma, want_grad=need_x)
             sl = slice(start, start + xs.shape[0]) if x.dim() else ...
-            if need_x:
+            if grad_x is not None:
                 a_pos, a_neg = _weights(ts, al)
                 grad_x[sl] = d_pos.mul_(a_pos).addcmul_(a_neg, d_neg).mul_(gs)
-            if need_t:
+            if grad_t is not None:
                 grad_t[sl] = _d_target(l_pos, l_neg, al).mul_(gs)
-            if need_a:
+            if grad_a is not None:
                 grad_a[sl] = _d_alpha(l_pos, l_neg, ts).mul_(gs)
             start += xs.shape[0] if x.dim() else 0
-        if need_a:
+        if grad_a is not None and a_tensor is not None:
             grad_a = grad_a.sum_to_size(a_tensor.shape)
         return grad_x, grad_t, None, grad_a, None

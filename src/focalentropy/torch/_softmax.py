@@ -262,6 +262,7 @@ def per_sample_traceable(
         if row_scale is not None:
             dense = _scaled(dense, row_scale)
         loss = dense if loss is None else loss + dense
+    assert loss is not None, "a hard or a dense term is always present"
     return loss
 
 
@@ -333,7 +334,7 @@ def _row_terms(prob, z, idx, gamma, restore, host):
                 f_nlp, f_r, f_focus, f_v = _far_terms(log_x, g)
                 nlp.squeeze(1)[where] = f_nlp
                 r.squeeze(1)[where] = f_r
-                if not zero:
+                if focus is not None and v is not None:
                     focus.squeeze(1)[where] = f_focus
                     v.squeeze(1)[where] = f_v
         else:
@@ -341,10 +342,10 @@ def _row_terms(prob, z, idx, gamma, restore, host):
             f_nlp, f_r, f_focus, f_v = _far_terms(log_odds(z, idx), gamma)
             nlp = torch.where(far, f_nlp, nlp)
             r = torch.where(far, f_r, r)
-            if not zero:
+            if focus is not None and v is not None:
                 focus = torch.where(far, f_focus, focus)
                 v = torch.where(far, f_v, v)
-    if zero:
+    if focus is None or v is None:
         return nlp, None, None, p, r
     return nlp, focus, focus + focus * v * gamma, p, r
 
@@ -424,6 +425,7 @@ class SoftmaxFocal(torch.autograd.Function):
             nlp_m, focus_m, g_m, p_m, r_m = _row_terms(prob, z, amax, gamma, True, host)
             if g_m is None:
                 g_m = torch.ones_like(nlp_m)
+            assert values is not None and amax is not None
             values.scatter_(1, amax, nlp_m if focus_m is None else focus_m.mul_(nlp_m))
             dense = (values * dense_w).sum(1)
             if row_scale is not None:
@@ -440,6 +442,7 @@ class SoftmaxFocal(torch.autograd.Function):
         # a tensor norm is saved above (not kept on ctx); a number stays here
         ctx.norm = None if isinstance(norm, Tensor) else norm
         ctx.reduced = norm is not None
+        assert loss is not None
         if norm is not None:
             loss = loss.sum() / norm
         return loss
