@@ -54,6 +54,18 @@ assert_type(result.table(), list[dict[str, Any]])
 assert_type(result.summary(edgeitems=3), str)
 assert_type(asymptotics.small_gamma(p)(0.1), F64)
 assert_type(asymptotics.large_gamma(p, alpha=None).leading, F64)
+assert_type(fe.minimizer(p, 2.0), np.ndarray)
+assert_type(fe.recover(p, 2.0, kind="softmax"), np.ndarray)
+
+# gamma: a NumPy scalar is a number too (accepted at run time)
+g32 = np.float32(2.0)
+assert_type(fe.loss(p, g32), F64)
+assert_type(fe.entropy(p, np.int64(2)), F64)
+assert_type(fe.max_gradient_weight(g32), tuple[float, float])
+assert_type(fe.minimizer(p, g32), np.ndarray)
+assert_type(fe.recover(p, np.float64(2.0)), np.ndarray)
+assert_type(asymptotics.small_gamma(p)(g32), F64)
+assert_type(FocalRecalibrator(gamma=g32).fit(p[None], [0]), FocalRecalibrator)
 
 q = np.array([[0.5, 0.3, 0.2], [0.2, 0.5, 0.3]])
 labels = [0, 1]
@@ -75,6 +87,7 @@ from focalentropy.calibration import FocalRecalibrator, expected_calibration_err
 
 p = np.array([0.7, 0.2, 0.1])
 fe.loss(p, "2")  # E: arg-type (gamma is a number)
+fe.recover(p, [2.0])  # E: arg-type (gamma is a scalar)
 fe.entropy(p, 2.0, axis="last")  # E: arg-type (axis is an int)
 fe.regimes(p, 2.0, class_names=3)  # E: arg-type (a sequence of names)
 name: str = fe.divergence(p, p, 2.0)  # E: assignment (returns an array)
@@ -147,7 +160,7 @@ def test_wrong_types_are_reported(mypy_errors: dict[str, dict[int, str]]) -> Non
         for i, text in enumerate(lines, start=1)
         if (m := re.search(r"# E: ([a-z-]+)", text)) is not None
     }
-    assert len(expected) == 9
+    assert len(expected) == 10
     found = mypy_errors["bad"]
     missed = {
         i: lines[i - 1] for i, code in expected.items() if f"[{code}]" not in found.get(i, "")

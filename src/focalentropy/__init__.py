@@ -30,6 +30,7 @@ diagram; needs matplotlib), ``torch`` (PyTorch losses; needs torch).
 from __future__ import annotations
 
 import importlib
+import types as _types
 
 from ._entropy import cross_entropy, divergence, entropy
 from ._loss import gradient_weight, loss, max_gradient_weight, phi, phi_inverse
@@ -63,7 +64,7 @@ _LAZY_SUBMODULES = (
 )
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> _types.ModuleType:
     if name in _LAZY_SUBMODULES:
         return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

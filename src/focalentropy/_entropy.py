@@ -21,7 +21,7 @@ from numpy.typing import ArrayLike, NDArray
 from ._logit import loss_terms, top_complement
 from ._loss import _phi_values
 from ._minimizer import _minimizer_of_weights
-from ._validation import check_class_weights, check_distribution, check_gamma
+from ._validation import Gamma, check_class_weights, check_distribution, check_gamma
 
 __all__ = ["cross_entropy", "divergence", "entropy"]
 
@@ -54,7 +54,7 @@ def _weighted_sum(w: NDArray[np.float64], terms: NDArray[np.float64]) -> NDArray
 
 
 def cross_entropy(
-    p: ArrayLike, q: ArrayLike, gamma: float, *, alpha: ArrayLike | None = None, axis: int = -1
+    p: ArrayLike, q: ArrayLike, gamma: Gamma, *, alpha: ArrayLike | None = None, axis: int = -1
 ) -> NDArray[np.float64]:
     r"""Focal cross-entropy ``H_gamma(P, Q) = sum_x alpha_x P(x) l(Q(x))``.
 
@@ -107,7 +107,7 @@ def cross_entropy(
 
 
 def entropy(
-    p: ArrayLike, gamma: float, *, alpha: ArrayLike | None = None, axis: int = -1
+    p: ArrayLike, gamma: Gamma, *, alpha: ArrayLike | None = None, axis: int = -1
 ) -> NDArray[np.float64]:
     r"""Focal entropy ``H_gamma(P) = min_Q H_gamma(P, Q) = H_gamma(P, Q*)``.
 
@@ -184,7 +184,7 @@ def _dominant_bregman(
 
 
 def divergence(
-    p: ArrayLike, q: ArrayLike, gamma: float, *, alpha: ArrayLike | None = None, axis: int = -1
+    p: ArrayLike, q: ArrayLike, gamma: Gamma, *, alpha: ArrayLike | None = None, axis: int = -1
 ) -> NDArray[np.float64]:
     r"""Focal divergence ``D_gamma(P || Q) = H_gamma(P, Q) - H_gamma(P) >= 0``.
 

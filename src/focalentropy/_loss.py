@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from . import _logit
-from ._validation import as_float_array, check_gamma, check_probabilities, warn_not_converged
+from ._validation import Gamma, as_float_array, check_gamma, check_probabilities, warn_not_converged
 
 __all__ = ["gradient_weight", "loss", "max_gradient_weight", "phi", "phi_inverse"]
 
@@ -31,7 +31,7 @@ def _v_of_q(q: NDArray[np.float64], r: NDArray[np.float64]) -> NDArray[np.float6
     return np.where(q == 0, 0.0, v)
 
 
-def loss(q: ArrayLike, gamma: float) -> NDArray[np.float64]:
+def loss(q: ArrayLike, gamma: Gamma) -> NDArray[np.float64]:
     r"""Focal loss term ``l(q) = -(1-q)^gamma log q``, elementwise.
 
     Parameters
@@ -63,7 +63,7 @@ def loss(q: ArrayLike, gamma: float) -> NDArray[np.float64]:
     return -np.power(1.0 - q, g) * log_q
 
 
-def phi(q: ArrayLike, gamma: float) -> NDArray[np.float64]:
+def phi(q: ArrayLike, gamma: Gamma) -> NDArray[np.float64]:
     r"""Negative derivative of the loss, ``phi(q) = -l'(q)``.
 
     ``phi(q) = (1-q)^gamma / q - gamma (1-q)^(gamma-1) log q``: positive and
@@ -101,7 +101,7 @@ def _phi_values(q: NDArray[np.float64], g: float) -> NDArray[np.float64]:
         return np.power(r, g) * (1.0 + g * _v_of_q(q, r)) / q
 
 
-def gradient_weight(q: ArrayLike, gamma: float) -> NDArray[np.float64]:
+def gradient_weight(q: ArrayLike, gamma: Gamma) -> NDArray[np.float64]:
     r"""The gradient weight ``G(q) = q phi(q)``.
 
     ``G(q) = (1-q)^gamma - gamma q (1-q)^(gamma-1) log q``. For the softmax
@@ -135,7 +135,7 @@ def gradient_weight(q: ArrayLike, gamma: float) -> NDArray[np.float64]:
     return np.power(r, g) * (1.0 + g * _v_of_q(q, r))
 
 
-def max_gradient_weight(gamma: float) -> tuple[float, float]:
+def max_gradient_weight(gamma: Gamma) -> tuple[float, float]:
     r"""Maximum of ``G`` on ``(0, 1)`` and where it is attained.
 
     Parameters
@@ -209,7 +209,7 @@ _initial_logit = _logit.initial_logit
 _solve_logit = _logit.solve_logit
 
 
-def phi_inverse(y: ArrayLike, gamma: float) -> NDArray[np.float64]:
+def phi_inverse(y: ArrayLike, gamma: Gamma) -> NDArray[np.float64]:
     r"""Inverse of ``phi`` on ``(0, 1)``: the ``q`` with ``phi(q) = y``.
 
     Parameters

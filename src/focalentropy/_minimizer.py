@@ -38,6 +38,7 @@ from ._logit import (
     solve_logit,
 )
 from ._validation import (
+    Gamma,
     check_choice,
     check_class_weights,
     check_distribution,
@@ -72,15 +73,17 @@ _BRACKET_MAXITER = 200
 _NEWTON_STOP = 1e-10
 
 
-def _check_kind(kind) -> str:
+def _check_kind(kind: str) -> str:
     return check_choice(kind, "kind", _KINDS)
 
 
-def _check_method(method) -> str:
+def _check_method(method: str) -> str:
     return check_choice(method, "method", _METHODS)
 
 
-def _newton_block(w: np.ndarray, g: float, start=None):
+def _newton_block(
+    w: np.ndarray, g: float, start: tuple[np.ndarray, np.ndarray] | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Joint Newton iteration on (t, ell) for a block of rows.
 
     ``w`` has shape (B, K) with at least two positive entries per row;
@@ -116,7 +119,15 @@ def _newton_block(w: np.ndarray, g: float, start=None):
     return t, ell[:, 0], ok
 
 
-def _newton_step(t, ell, g, log_w, support, full, m):
+def _newton_step(
+    t: np.ndarray,
+    ell: np.ndarray,
+    g: float,
+    log_w: np.ndarray,
+    support: np.ndarray,
+    full: bool,
+    m: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
     """One joint Newton step (in place); returns the iterate, per-row convergence, all-done."""
     value, dpsi, q, r = psi_fast(t, g)
     resid = value + log_w - ell
@@ -143,7 +154,7 @@ def _newton_step(t, ell, g, log_w, support, full, m):
     return t, ell, converged, bool(converged.all())
 
 
-def _bracketed_block(w: np.ndarray, g: float):
+def _bracketed_block(w: np.ndarray, g: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Safeguarded Newton on ``ell`` with exact elementwise inner solves.
 
     Solves ``f(ell) = log(sum_{x != m} q_x) - log(1 - q_m) = 0``; ``f`` is
@@ -219,7 +230,9 @@ def _use_kernel(n_elements: int, method: str) -> bool:
     return True
 
 
-def _finish_rows(w: np.ndarray, g: float, ok: np.ndarray, rows: np.ndarray):
+def _finish_rows(
+    w: np.ndarray, g: float, ok: np.ndarray, rows: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Bracketed solve of the rows ``~ok`` of ``w``; warns about any it cannot finish.
 
     Returns ``(bad, q, lam)``: the indices (into ``w``) that were redone and
@@ -299,7 +312,7 @@ Method = Literal["auto", "numpy", "numba"]
 @overload
 def minimizer(
     p: ArrayLike,
-    gamma: float,
+    gamma: Gamma,
     *,
     alpha: ArrayLike | None = ...,
     axis: int = ...,
@@ -312,7 +325,7 @@ def minimizer(
 @overload
 def minimizer(
     p: ArrayLike,
-    gamma: float,
+    gamma: Gamma,
     *,
     alpha: ArrayLike | None = ...,
     axis: int = ...,
@@ -324,7 +337,7 @@ def minimizer(
 
 def minimizer(
     p: ArrayLike,
-    gamma: float,
+    gamma: Gamma,
     *,
     alpha: ArrayLike | None = None,
     axis: int = -1,
@@ -445,7 +458,9 @@ def _softmax_minimizer(
     return np.moveaxis(q, -1, axis), lam
 
 
-def _minimizer_of_weights(w: np.ndarray, g: float, method: str = "auto"):
+def _minimizer_of_weights(
+    w: np.ndarray, g: float, method: str = "auto"
+) -> tuple[np.ndarray, np.ndarray]:
     """``(Q*, lam)`` of checked weights ``w = alpha * P`` (class axis last, any leading shape)."""
     rows, lead = _as_rows(np.ascontiguousarray(w))
     if g < _GAMMA_NEGLIGIBLE:
@@ -462,7 +477,7 @@ def _sigmoid_weights(p: np.ndarray, alpha: float | None) -> np.ndarray:
     return np.stack([a * p, (1.0 - a) * (1.0 - p)], axis=-1)
 
 
-def _sigmoid_minimizer(p, g: float, alpha) -> np.ndarray:
+def _sigmoid_minimizer(p: ArrayLike, g: float, alpha: ArrayLike | None) -> np.ndarray:
     arr = check_probabilities(p, "p")
     a = check_sigmoid_alpha(alpha)
     w = _sigmoid_weights(arr, a).reshape(-1, 2)
@@ -475,7 +490,14 @@ def _sigmoid_minimizer(p, g: float, alpha) -> np.ndarray:
     return q.reshape(arr.shape)[()]
 
 
-def recover(q, gamma, *, alpha=None, axis=-1, kind="softmax"):
+def recover(
+    q: ArrayLike,
+    gamma: Gamma,
+    *,
+    alpha: ArrayLike | None = None,
+    axis: int = -1,
+    kind: Kind = "softmax",
+) -> np.ndarray:
     r"""Inverse of :func:`minimizer`: the data distribution ``P`` whose minimizer is ``q``.
 
     Softmax (arXiv:2603.02533):

@@ -19,7 +19,7 @@ ROW_CHUNK = 64
 
 
 @numba.njit(inline="always")
-def sigmoid(t):
+def sigmoid(t: float) -> float:
     """``1 / (1 + e^-t)``, correctly rounded near 1 (``1 - e/(1+e)`` for ``e < eps``)."""
     if t >= 0:
         e = math.exp(-t)
@@ -29,7 +29,7 @@ def sigmoid(t):
 
 
 @numba.njit(inline="always")
-def psi_terms(t, g):
+def psi_terms(t: float, g: float) -> tuple[float, float, float, float, float]:
     """``log phi(sigmoid(t))``, its derivative, ``q``, ``1 - q`` and ``-log(1 - q)``."""
     e = math.exp(-abs(t))
     lp = math.log1p(e)
@@ -52,7 +52,15 @@ def psi_terms(t, g):
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
-def newton_rows(w, g, maxiter, tol, q_out, lam_out, ok_out):
+def newton_rows(
+    w: np.ndarray,
+    g: float,
+    maxiter: int,
+    tol: float,
+    q_out: np.ndarray,
+    lam_out: np.ndarray,
+    ok_out: np.ndarray,
+) -> None:
     n, k = w.shape
     for i in numba.prange(n):
         row = w[i]
@@ -121,7 +129,7 @@ def newton_rows(w, g, maxiter, tol, q_out, lam_out, ok_out):
 
 
 @numba.njit(inline="always")
-def solve_top(y, t, g):
+def solve_top(y: float, t: float, g: float) -> tuple[float, float, float, float, bool]:
     """``t`` with ``psi(t) = y`` (Newton from ``t``), with q, -log(1-q), psi' there.
 
     The last step is applied to ``-log(1-q)`` to first order (its error is
@@ -144,7 +152,9 @@ def solve_top(y, t, g):
 
 
 @numba.njit(inline="always")
-def table_q(y, coef, y_lo, inv_h, h, y_hi):
+def table_q(
+    y: float, coef: np.ndarray, y_lo: float, inv_h: float, h: float, y_hi: float
+) -> tuple[float, float]:
     """``q(y)`` and ``dq/dy`` from the degree-9 table (``exp(-y)`` beyond it).
 
     Estrin's scheme: short dependency chains, so consecutive elements overlap.
@@ -184,7 +194,7 @@ def table_q(y, coef, y_lo, inv_h, h, y_hi):
 
 
 @numba.njit(inline="always")
-def dominant_class(row):
+def dominant_class(row: np.ndarray) -> tuple[int, int]:
     """The index of the largest weight (the first of tied ones) and the number of positives."""
     m = 0
     n_pos = 0
@@ -197,14 +207,16 @@ def dominant_class(row):
 
 
 @numba.njit(inline="always")
-def one_hot_row(row, q_row):
+def one_hot_row(row: np.ndarray, q_row: np.ndarray) -> None:
     """The minimizer of a row with one positive weight (its multiplier is 0: phi(1) = 0)."""
     for x in range(row.shape[0]):
         q_row[x] = 1.0 if row[x] > 0 else 0.0
 
 
 @numba.njit(inline="always")
-def table_start(row, lw, m, g, psi0):
+def table_start(
+    row: np.ndarray, lw: np.ndarray, m: int, g: float, psi0: float
+) -> tuple[float, float, float, float, float, float, bool]:
     """Bracket floor and first iterate: ``(lo, ell, t_m, q_m, -log(1-q_m), psi'_m, ok)``.
 
     ``lo = log w_2 + psi(0)`` (the runner-up at ``q <= 1/2``); the iterate
@@ -231,7 +243,19 @@ def table_start(row, lw, m, g, psi0):
 
 
 @numba.njit(inline="always")
-def table_others(ell, row, lw, m, coef, y_lo, inv_h, h, y_hi, q_row, dq):
+def table_others(
+    ell: float,
+    row: np.ndarray,
+    lw: np.ndarray,
+    m: int,
+    coef: np.ndarray,
+    y_lo: float,
+    inv_h: float,
+    h: float,
+    y_hi: float,
+    q_row: np.ndarray,
+    dq: np.ndarray,
+) -> tuple[float, float]:
     """``q`` and ``dq/dy`` of the positive classes but ``m`` (into ``q_row``, ``dq``); sums."""
     s_q = 0.0
     s_dq = 0.0
@@ -246,7 +270,16 @@ def table_others(ell, row, lw, m, coef, y_lo, inv_h, h, y_hi, q_row, dq):
 
 
 @numba.njit(inline="always")
-def move_top(target, ell, t_m, dpsi_m, lw_m, lo, hi, g):
+def move_top(
+    target: float,
+    ell: float,
+    t_m: float,
+    dpsi_m: float,
+    lw_m: float,
+    lo: float,
+    hi: float,
+    g: float,
+) -> tuple[float, float, float, float, float, bool]:
     """Move ``ell`` to ``target`` through the top logit: ``(ell, t_m, q_m, nlr_m, dpsi_m, ok)``.
 
     One Newton step on ``t_m`` (first-order inverse of ``ell = psi(t_m) +
@@ -263,7 +296,22 @@ def move_top(target, ell, t_m, dpsi_m, lw_m, lo, hi, g):
 
 
 @numba.njit(inline="always")
-def table_newton(row, lw, m, g, coef, y_lo, inv_h, h, y_hi, psi0, maxiter, tol, q_row, dq):
+def table_newton(
+    row: np.ndarray,
+    lw: np.ndarray,
+    m: int,
+    g: float,
+    coef: np.ndarray,
+    y_lo: float,
+    inv_h: float,
+    h: float,
+    y_hi: float,
+    psi0: float,
+    maxiter: int,
+    tol: float,
+    q_row: np.ndarray,
+    dq: np.ndarray,
+) -> tuple[float, float, float, float, bool, bool]:
     """Safeguarded Newton on ``ell`` for a row with >= 2 positives (see :func:`table_rows`).
 
     Returns ``(ell, t_m, psi'_m, d, converged, ok_m)``, with ``d`` the last
@@ -306,7 +354,23 @@ def table_newton(row, lw, m, g, coef, y_lo, inv_h, h, y_hi, psi0, maxiter, tol, 
 
 
 @numba.njit(inline="always")
-def table_finish(row, lw, m, ell, t_m, dpsi_m, d, converged, coef, y_lo, inv_h, h, y_hi, q_row, dq):
+def table_finish(
+    row: np.ndarray,
+    lw: np.ndarray,
+    m: int,
+    ell: float,
+    t_m: float,
+    dpsi_m: float,
+    d: float,
+    converged: bool,
+    coef: np.ndarray,
+    y_lo: float,
+    inv_h: float,
+    h: float,
+    y_hi: float,
+    q_row: np.ndarray,
+    dq: np.ndarray,
+) -> float:
     """Apply the last step ``d`` to first order (or evaluate ``q`` at a closed bracket),
     place the top class (tied top classes bitwise equal) and zero the others; ``ell``."""
     k = row.shape[0]
@@ -332,7 +396,21 @@ def table_finish(row, lw, m, ell, t_m, dpsi_m, d, converged, coef, y_lo, inv_h, 
 
 # "contract" only (fused multiply-adds): the safeguards rely on inf and nan
 @numba.njit(parallel=True, cache=True, nogil=True, fastmath={"contract"})
-def table_rows(w, log_w, g, coef, y_lo, inv_h, y_hi, psi0, maxiter, tol, q_out, lam_out, ok_out):
+def table_rows(
+    w: np.ndarray,
+    log_w: np.ndarray,
+    g: float,
+    coef: np.ndarray,
+    y_lo: float,
+    inv_h: float,
+    y_hi: float,
+    psi0: float,
+    maxiter: int,
+    tol: float,
+    q_out: np.ndarray,
+    lam_out: np.ndarray,
+    ok_out: np.ndarray,
+) -> None:
     """Safeguarded Newton on ``ell`` for rows of ``w`` (a one-positive row: one-hot, lam = 0).
 
     Solves ``f(ell) = log S(ell) - log(1 - q_m(ell)) = 0`` with ``S`` the sum

@@ -20,7 +20,7 @@ from numpy.typing import ArrayLike, NDArray
 from ._logit import log_g, sigmoid
 from ._loss import _max_gradient_weight
 from ._minimizer import minimizer
-from ._validation import check_class_weights, check_distribution, check_gamma
+from ._validation import Gamma, check_class_weights, check_distribution, check_gamma
 
 __all__ = ["LABELS", "RegimesResult", "regimes"]
 
@@ -145,28 +145,32 @@ def _crossings(
     """Solve ``log G(sigmoid(t)) = log lam`` on each side of the maximum, by bisection."""
     log_lam = np.log(np.where(lam > 0, lam, np.nan))
     # G(0+) = 1: the left crossing exists iff 1 < lam < G_max
-    lo = np.full(lam.shape, -745.0)
-    hi = np.full(lam.shape, t_max)
-    for _ in range(110):
-        mid = 0.5 * (lo + hi)
-        above = log_g(mid, g) > log_lam
-        hi = np.where(above, mid, hi)
-        lo = np.where(above, lo, mid)
-    left = sigmoid(0.5 * (lo + hi))
-    lo = np.full(lam.shape, t_max)
-    hi = np.full(lam.shape, 745.0)
-    for _ in range(110):
-        mid = 0.5 * (lo + hi)
-        above = log_g(mid, g) > log_lam
-        lo = np.where(above, mid, lo)
-        hi = np.where(above, hi, mid)
-    right = sigmoid(0.5 * (lo + hi))
+    left = _bisect_crossing(log_lam, g, -745.0, t_max, rising=True)
+    right = _bisect_crossing(log_lam, g, t_max, 745.0, rising=False)
     return left, right
+
+
+def _bisect_crossing(
+    log_lam: NDArray[np.float64], g: float, t_lo: float, t_hi: float, *, rising: bool
+) -> NDArray[np.float64]:
+    """``sigmoid(t)`` at the ``t`` in ``[t_lo, t_hi]`` where ``log G(sigmoid(t))`` crosses
+    ``log_lam``; ``G`` is rising (left of its maximum) or falling on the interval.
+
+    110 halvings of an interval of width <= 1490 reach the spacing of doubles.
+    """
+    lo = np.full(log_lam.shape, t_lo)
+    hi = np.full(log_lam.shape, t_hi)
+    for _ in range(110):
+        mid = 0.5 * (lo + hi)
+        crossing_left_of_mid = (log_g(mid, g) > log_lam) == rising
+        hi = np.where(crossing_left_of_mid, mid, hi)
+        lo = np.where(crossing_left_of_mid, lo, mid)
+    return sigmoid(0.5 * (lo + hi))
 
 
 def regimes(
     p: ArrayLike,
-    gamma: float,
+    gamma: Gamma,
     *,
     alpha: ArrayLike | None = None,
     axis: int = -1,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numbers
 import warnings
-from typing import Any, TypeVar, cast
+from typing import Any, TypeAlias, TypeVar, cast
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -20,6 +20,7 @@ _S = TypeVar("_S", bound=np.generic)
 __all__ = [
     "SUM_TOLERANCE",
     "ConvergenceWarning",
+    "Gamma",
     "as_float_array",
     "check_class_weights",
     "check_distribution",
@@ -145,6 +146,11 @@ def as_float_array(x: ArrayLike, name: str) -> NDArray[np.float64]:
                 f"`{name}` must be array-like of real numbers, got dtype {arr.dtype}"
             ) from exc
     return arr.astype(np.float64, copy=False)
+
+
+#: Type of the public ``gamma`` parameters: a real number, NumPy scalars included
+#: (``np.float32(2.0)``, ``np.int64(2)``); :func:`check_gamma` checks the value.
+Gamma: TypeAlias = float | np.floating[Any] | np.integer[Any]
 
 
 def check_gamma(gamma: Any) -> float:

@@ -24,7 +24,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ._minimizer import minimizer
-from ._validation import check_class_weights, check_distribution, check_gamma
+from ._validation import Gamma, check_class_weights, check_distribution, check_gamma
 
 __all__ = ["Expansion", "large_gamma", "small_gamma", "tail_ratio"]
 
@@ -54,7 +54,7 @@ class Expansion:
     order: int
     remainder_order: int
 
-    def __call__(self, gamma: float) -> NDArray[np.float64]:
+    def __call__(self, gamma: Gamma) -> NDArray[np.float64]:
         """The approximation ``leading + coefficient * gamma**order``."""
         g = check_gamma(gamma)
         if self.order < 0 and g == 0:
@@ -185,7 +185,7 @@ def large_gamma(p: ArrayLike, *, alpha: ArrayLike | None = None, axis: int = -1)
 
 
 def tail_ratio(
-    p: ArrayLike, gamma: float, *, alpha: ArrayLike | None = None, axis: int = -1
+    p: ArrayLike, gamma: Gamma, *, alpha: ArrayLike | None = None, axis: int = -1
 ) -> NDArray[np.float64]:
     r"""The limit ``1 / lam`` of ``Q*(x) / P(x)`` for classes with ``P(x) -> 0``.
 

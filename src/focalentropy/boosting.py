@@ -40,6 +40,7 @@ from numpy.typing import ArrayLike
 from ._logit import log_phi, logit_terms, sigmoid
 from ._minimizer import minimizer
 from ._validation import (
+    Gamma,
     as_float_array,
     check_choice,
     check_gamma,
@@ -85,7 +86,7 @@ def _check_hessian(hessian: object) -> Hessian:
     return cast(Hessian, check_choice(hessian, "hessian", _HESSIANS))
 
 
-def _check_raw(raw) -> np.ndarray:
+def _check_raw(raw: ArrayLike) -> np.ndarray:
     arr = as_float_array(raw, "raw")
     bad = ~np.isfinite(arr)
     if bad.any():
@@ -101,7 +102,7 @@ def _check_softmax_raw(arr: np.ndarray) -> None:
         )
 
 
-def _check_targets(y, shape: tuple[int, ...]) -> np.ndarray:
+def _check_targets(y: ArrayLike, shape: tuple[int, ...]) -> np.ndarray:
     """Sigmoid targets: probabilities in [0, 1] with the shape of ``raw``."""
     arr = as_float_array(y, "y")
     if arr.shape != shape:
@@ -112,7 +113,7 @@ def _check_targets(y, shape: tuple[int, ...]) -> np.ndarray:
     return arr
 
 
-def _check_labels(y, shape: tuple[int, ...], k: int) -> np.ndarray:
+def _check_labels(y: ArrayLike, shape: tuple[int, ...], k: int) -> np.ndarray:
     """Softmax labels: integers in [0, K) with the shape of ``raw`` minus the class axis."""
     arr = as_float_array(y, "y")
     if arr.shape != shape:
@@ -127,7 +128,7 @@ def _check_labels(y, shape: tuple[int, ...], k: int) -> np.ndarray:
     return arr.astype(np.intp)
 
 
-def _check_sample_weight(w, shape: tuple[int, ...]) -> np.ndarray | None:
+def _check_sample_weight(w: ArrayLike | None, shape: tuple[int, ...]) -> np.ndarray | None:
     if w is None:
         return None
     arr = as_float_array(w, "sample_weight")
@@ -141,7 +142,7 @@ def _check_sample_weight(w, shape: tuple[int, ...]) -> np.ndarray | None:
     return arr
 
 
-def _check_softmax_alpha(alpha, k: int) -> np.ndarray | None:
+def _check_softmax_alpha(alpha: ArrayLike | None, k: int) -> np.ndarray | None:
     if alpha is None:
         return None
     arr = as_float_array(alpha, "alpha")
@@ -161,7 +162,9 @@ def _check_softmax_alpha(alpha, k: int) -> np.ndarray | None:
 # ---------------------------------------------------------------------------
 
 
-def _focal_terms(m: np.ndarray, g: float, hessian: str):
+def _focal_terms(
+    m: np.ndarray, g: float, hessian: str
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
     """``A, B, q, r`` of ``f(m) = l(sigmoid(m))``: ``f' = -A``, ``f'' = A q - B``.
 
     ``A = G(q) r = r^(g+1) (1 + g v)`` and
@@ -180,7 +183,9 @@ def _focal_terms(m: np.ndarray, g: float, hessian: str):
     return a, b, q, r
 
 
-def _sigmoid_block(x, t, g, a1, a0, hessian, hard):
+def _sigmoid_block(
+    x: np.ndarray, t: np.ndarray, g: float, a1: float, a0: float, hessian: str, hard: bool
+) -> tuple[np.ndarray, np.ndarray]:
     if hard:
         pos = t == 1
         sign = np.where(pos, 1.0, -1.0)
@@ -202,7 +207,9 @@ def _sigmoid_block(x, t, g, a1, a0, hessian, hard):
     return grad, w_p * h_p + w_n * h_n
 
 
-def _sigmoid_grad_hess(x, t, g, a1, a0, hessian):
+def _sigmoid_grad_hess(
+    x: np.ndarray, t: np.ndarray, g: float, a1: float, a0: float, hessian: str
+) -> tuple[np.ndarray, np.ndarray]:
     """Blocked over the flattened scores, so that temporaries stay in cache."""
     hard = bool(np.all((t == 0) | (t == 1)))
     xf = x.reshape(-1)
@@ -215,7 +222,9 @@ def _sigmoid_grad_hess(x, t, g, a1, a0, hessian):
     return grad.reshape(x.shape), hess.reshape(x.shape)
 
 
-def _softmax_parts(z: np.ndarray, y: np.ndarray):
+def _softmax_parts(
+    z: np.ndarray, y: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Margin ``x = z_y - logsumexp_{k != y} z_k``, ``pi_j = p_j / (1 - p_y)``
     (zero at ``y``) and ``omega_j = 1 - pi_j``, all without cancellation."""
     n = z.shape[0]
@@ -237,7 +246,14 @@ def _softmax_parts(z: np.ndarray, y: np.ndarray):
     return x, pi, omega, rows
 
 
-def _softmax_grad_hess(z, y, g, alpha, weight, hessian):
+def _softmax_grad_hess(
+    z: np.ndarray,
+    y: np.ndarray,
+    g: float,
+    alpha: np.ndarray | None,
+    weight: np.ndarray | None,
+    hessian: str,
+) -> tuple[np.ndarray, np.ndarray]:
     """Blocked over rows, so that temporaries stay in cache."""
     n, k = z.shape
     grad = np.empty_like(z)
@@ -251,7 +267,14 @@ def _softmax_grad_hess(z, y, g, alpha, weight, hessian):
     return grad, hess
 
 
-def _softmax_block(z, y, g, alpha, weight, hessian):
+def _softmax_block(
+    z: np.ndarray,
+    y: np.ndarray,
+    g: float,
+    alpha: np.ndarray | None,
+    weight: np.ndarray | None,
+    hessian: str,
+) -> tuple[np.ndarray, np.ndarray]:
     x, pi, omega, rows = _softmax_parts(z, y)
     a, b, q, r = _focal_terms(x, g, hessian)
     scale = None
@@ -281,7 +304,7 @@ def _softmax_block(z, y, g, alpha, weight, hessian):
 def grad_hess(
     raw: ArrayLike,
     y: ArrayLike,
-    gamma: float,
+    gamma: Gamma,
     *,
     alpha: ArrayLike | None = None,
     kind: Kind = "sigmoid",
@@ -465,7 +488,14 @@ def _softmax_objective(
     return grad.reshape(arr.shape), hess.reshape(arr.shape)
 
 
-def focal_loss_from_raw(raw, y, gamma, *, alpha=None, kind: str = "sigmoid") -> np.ndarray:
+def focal_loss_from_raw(
+    raw: ArrayLike,
+    y: ArrayLike,
+    gamma: Gamma,
+    *,
+    alpha: ArrayLike | None = None,
+    kind: str = "sigmoid",
+) -> np.ndarray:
     r"""Per-sample focal loss of raw scores, exact in log space.
 
     Sigmoid: ``a1 t l(sigmoid(x)) + a0 (1-t) l(1 - sigmoid(x))``; softmax:
@@ -515,7 +545,7 @@ def focal_loss_from_raw(raw, y, gamma, *, alpha=None, kind: str = "sigmoid") -> 
     return out.reshape(arr.shape[:-1])[()]
 
 
-def probabilities_from_raw(raw, *, kind: str = "sigmoid") -> np.ndarray:
+def probabilities_from_raw(raw: ArrayLike, *, kind: str = "sigmoid") -> np.ndarray:
     """Model probabilities from raw scores: ``sigmoid(raw)`` or ``softmax(raw)``.
 
     Parameters
@@ -564,7 +594,9 @@ def _leave_one_out_logits(z: np.ndarray) -> np.ndarray:
     return z - others
 
 
-def recover_from_raw(raw, gamma, *, alpha=None, kind: str = "sigmoid") -> np.ndarray:
+def recover_from_raw(
+    raw: ArrayLike, gamma: Gamma, *, alpha: ArrayLike | None = None, kind: str = "sigmoid"
+) -> np.ndarray:
     r"""Class-posterior estimates from the raw scores of a focal-trained model.
 
     A model trained with the focal loss converges to the focal minimizer
@@ -629,7 +661,7 @@ def recover_from_raw(raw, gamma, *, alpha=None, kind: str = "sigmoid") -> np.nda
 
 def initial_score(
     y: ArrayLike,
-    gamma: float,
+    gamma: Gamma,
     *,
     alpha: ArrayLike | None = None,
     kind: Kind = "sigmoid",
@@ -743,7 +775,7 @@ def _softmax_initial_score(
 # ---------------------------------------------------------------------------
 
 
-def _check_scale(hessian_scale) -> float:
+def _check_scale(hessian_scale: object) -> float:
     if isinstance(hessian_scale, bool) or not isinstance(hessian_scale, numbers.Real):
         raise TypeError(
             f"`hessian_scale` must be a real number, got {type(hessian_scale).__name__}"
@@ -754,7 +786,7 @@ def _check_scale(hessian_scale) -> float:
     return s
 
 
-def _check_adapter_alpha(alpha):
+def _check_adapter_alpha(alpha: Any) -> float | np.ndarray | None:
     """Scalar in (0, 1) (binary) or a 1-D vector of positive weights (multi-class)."""
     if alpha is None:
         return None
@@ -769,7 +801,14 @@ class _FocalBase:
     #: the layout a 1-D multi-class prediction vector comes in
     _flat_layout = "row"
 
-    def __init__(self, gamma, *, alpha=None, hessian: str = "positive", hessian_scale=1.0):
+    def __init__(
+        self,
+        gamma: Gamma,
+        *,
+        alpha: ArrayLike | None = None,
+        hessian: str = "positive",
+        hessian_scale: float = 1.0,
+    ) -> None:
         self.gamma = check_gamma(gamma)
         self.alpha = _check_adapter_alpha(alpha)
         self.hessian = _check_hessian(hessian)
@@ -782,7 +821,7 @@ class _FocalBase:
             f"hessian={self.hessian!r}, hessian_scale={self.hessian_scale!r})"
         )
 
-    def _layout(self, preds, labels) -> tuple[np.ndarray, Kind, str | None]:
+    def _layout(self, preds: ArrayLike, labels: ArrayLike) -> tuple[np.ndarray, Kind, str | None]:
         """Return ``(scores, kind, flat)``: 2-D scores for softmax, and the layout
         ``"class"`` / ``"row"`` of a flat multi-class input (None if not flat)."""
         preds = np.asarray(preds, dtype=np.float64)
@@ -823,7 +862,9 @@ class _FocalBase:
             return arr.reshape(-1)
         return arr.T.reshape(-1)  # class-major layout
 
-    def _grad_hess(self, preds, labels, weight):
+    def _grad_hess(
+        self, preds: ArrayLike, labels: ArrayLike, weight: ArrayLike | None
+    ) -> tuple[np.ndarray, np.ndarray]:
         scores, kind, flat = self._layout(preds, labels)
         grad, hess = grad_hess(
             scores,
@@ -838,7 +879,7 @@ class _FocalBase:
             hess *= self.hessian_scale
         return self._unflatten(grad, flat), self._unflatten(hess, flat)
 
-    def _loss(self, preds, labels, weight) -> float:
+    def _loss(self, preds: ArrayLike, labels: ArrayLike, weight: ArrayLike | None) -> float:
         scores, kind, _ = self._layout(preds, labels)
         values = focal_loss_from_raw(scores, labels, self.gamma, alpha=self.alpha, kind=kind)
         w = _check_sample_weight(weight, np.shape(values))
@@ -847,11 +888,11 @@ class _FocalBase:
         return float(np.sum(w * values) / np.sum(w))
 
 
-def _is_dataset(obj) -> bool:
+def _is_dataset(obj: object) -> bool:
     return hasattr(obj, "get_label") and hasattr(obj, "get_weight")
 
 
-def _dataset_weight(data):
+def _dataset_weight(data: Any) -> np.ndarray | None:
     w = data.get_weight()
     if w is None:
         return None
@@ -864,7 +905,9 @@ class LightGBMFocalObjective(_FocalBase):
 
     _flat_layout = "class"
 
-    def __call__(self, preds, train_data, weight=None):
+    def __call__(
+        self, preds: ArrayLike, train_data: Any, weight: ArrayLike | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """``(preds, Dataset)`` (native API) or ``(y_true, y_pred, weight)`` (sklearn API)."""
         if _is_dataset(train_data):
             labels, weight = train_data.get_label(), _dataset_weight(train_data)
@@ -876,7 +919,9 @@ class LightGBMFocalObjective(_FocalBase):
 class XGBoostFocalObjective(_FocalBase):
     """XGBoost custom objective; see :func:`xgboost_objective`."""
 
-    def __call__(self, predt, dtrain, *, sample_weight=None):
+    def __call__(
+        self, predt: ArrayLike, dtrain: Any, *, sample_weight: ArrayLike | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """``(predt, DMatrix)`` (native API) or ``(y_true, y_pred, sample_weight=)`` (sklearn)."""
         if _is_dataset(dtrain):
             labels, sample_weight = dtrain.get_label(), _dataset_weight(dtrain)
@@ -890,11 +935,15 @@ class LightGBMFocalMetric(_FocalBase):
 
     _flat_layout = "class"
 
-    def __init__(self, gamma, *, alpha=None, name: str = "focal_loss"):
+    def __init__(
+        self, gamma: Gamma, *, alpha: ArrayLike | None = None, name: str = "focal_loss"
+    ) -> None:
         super().__init__(gamma, alpha=alpha)
         self.name = name
 
-    def __call__(self, preds, eval_data, weight=None):
+    def __call__(
+        self, preds: ArrayLike, eval_data: Any, weight: ArrayLike | None = None
+    ) -> tuple[str, float, bool]:
         """Returns ``(name, mean focal loss, False)`` for either API."""
         if _is_dataset(eval_data):
             labels, weight = eval_data.get_label(), _dataset_weight(eval_data)
@@ -906,12 +955,16 @@ class LightGBMFocalMetric(_FocalBase):
 class XGBoostFocalMetric(_FocalBase):
     """XGBoost evaluation metric (mean focal loss); see :func:`xgboost_metric`."""
 
-    def __init__(self, gamma, *, alpha=None, name: str = "focal_loss"):
+    def __init__(
+        self, gamma: Gamma, *, alpha: ArrayLike | None = None, name: str = "focal_loss"
+    ) -> None:
         super().__init__(gamma, alpha=alpha)
         self.name = name
         self.__name__ = name  # the sklearn wrapper names the metric after the function
 
-    def __call__(self, predt, dtrain, *, sample_weight=None) -> Any:
+    def __call__(
+        self, predt: ArrayLike, dtrain: Any, *, sample_weight: ArrayLike | None = None
+    ) -> Any:
         """``(predt, DMatrix) -> (name, value)``; ``(y_true, y_score, sample_weight=) -> value``."""
         if _is_dataset(dtrain):
             labels, weight = dtrain.get_label(), _dataset_weight(dtrain)
@@ -938,7 +991,11 @@ _ADAPTER_PARAMS = """
 
 
 def lightgbm_objective(
-    gamma, *, alpha=None, hessian: str = "positive", hessian_scale=1.0
+    gamma: Gamma,
+    *,
+    alpha: ArrayLike | None = None,
+    hessian: str = "positive",
+    hessian_scale: float = 1.0,
 ) -> LightGBMFocalObjective:
     """Focal-loss custom objective for LightGBM (>= 4).
 
@@ -973,7 +1030,11 @@ def lightgbm_objective(
 
 
 def xgboost_objective(
-    gamma, *, alpha=None, hessian: str = "positive", hessian_scale=1.0
+    gamma: Gamma,
+    *,
+    alpha: ArrayLike | None = None,
+    hessian: str = "positive",
+    hessian_scale: float = 1.0,
 ) -> XGBoostFocalObjective:
     """Focal-loss custom objective for XGBoost (>= 2).
 
@@ -1011,7 +1072,9 @@ for _adapter in (lightgbm_objective, xgboost_objective):
 del _adapter
 
 
-def lightgbm_metric(gamma, *, alpha=None, name: str = "focal_loss") -> LightGBMFocalMetric:
+def lightgbm_metric(
+    gamma: Gamma, *, alpha: ArrayLike | None = None, name: str = "focal_loss"
+) -> LightGBMFocalMetric:
     """Mean focal loss of raw scores as a LightGBM evaluation metric.
 
     ``lgb.train(..., feval=metric)`` or ``LGBMClassifier.fit(..., eval_metric=metric)``;
@@ -1037,7 +1100,9 @@ def lightgbm_metric(gamma, *, alpha=None, name: str = "focal_loss") -> LightGBMF
     return LightGBMFocalMetric(gamma, alpha=alpha, name=name)
 
 
-def xgboost_metric(gamma, *, alpha=None, name: str = "focal_loss") -> XGBoostFocalMetric:
+def xgboost_metric(
+    gamma: Gamma, *, alpha: ArrayLike | None = None, name: str = "focal_loss"
+) -> XGBoostFocalMetric:
     """Mean focal loss of margins as an XGBoost evaluation metric.
 
     ``xgb.train(..., custom_metric=metric)`` (returns ``(name, value)``; use

@@ -26,6 +26,7 @@ import math
 import os
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -313,7 +314,7 @@ def _print_summary(console: Console, summary: dict[str, Any], out_dir: Path) -> 
 
     claims = summary["claims"]
 
-    def width(key, fmt=str):
+    def width(key: str, fmt: Callable[[Any], str] = str) -> int:
         return max([len(fmt(c[key])) for c in claims] + [len(key)])
 
     table = Table(title="Claims", header_style="bold")

@@ -29,6 +29,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from ._loss import gradient_weight
 from ._regimes import LABELS, RegimesResult, regimes
+from ._validation import Gamma
 from .calibration import reliability_diagram
 
 if TYPE_CHECKING:
@@ -75,7 +76,7 @@ class _Row:
 
 def _one_row(
     p: ArrayLike | RegimesResult,
-    gamma: float | None,
+    gamma: Gamma | None,
     alpha: ArrayLike | None,
     axis: int,
     row: int | tuple[int, ...],
@@ -117,7 +118,7 @@ def _colors(colors: Mapping[str, Any] | None) -> dict[str, Any]:
 
 def regimes_plot(
     p: ArrayLike | RegimesResult,
-    gamma: float | None = None,
+    gamma: Gamma | None = None,
     *,
     alpha: ArrayLike | None = None,
     axis: int = -1,
@@ -223,7 +224,7 @@ def regimes_plot(
 
 def regimes_bars(
     p: ArrayLike | RegimesResult,
-    gamma: float | None = None,
+    gamma: Gamma | None = None,
     *,
     alpha: ArrayLike | None = None,
     axis: int = -1,

@@ -31,6 +31,7 @@ from scipy import optimize, special
 
 from .._loss import _psi
 from .._validation import (
+    Gamma,
     as_float_array,
     check_class_weights,
     check_gamma,
@@ -387,7 +388,7 @@ class FocalRecalibrator(_Recalibrator):
 
     def __init__(
         self,
-        gamma: float | Literal["auto"] = 2.0,
+        gamma: Gamma | Literal["auto"] = 2.0,
         *,
         alpha: ArrayLike | None = None,
         kind: Literal["softmax", "sigmoid"] = "softmax",
@@ -478,7 +479,7 @@ class FocalRecalibrator(_Recalibrator):
         g = self._gamma_in_use()
         return self._output(self._scores(self._prepare(X), g))
 
-    def log_likelihood(self, X: ArrayLike, y: ArrayLike, gamma: float | None = None) -> float:
+    def log_likelihood(self, X: ArrayLike, y: ArrayLike, gamma: Gamma | None = None) -> float:
         """Mean log-likelihood of ``y`` under the probabilities recovered with ``gamma``.
 
         ``gamma=None`` uses the gamma in use (``gamma_`` after :meth:`fit`).
@@ -643,7 +644,7 @@ class FocalTemperatureScaling(FocalRecalibrator):
 
     def __init__(
         self,
-        gamma: float | Literal["auto"] = 2.0,
+        gamma: Gamma | Literal["auto"] = 2.0,
         *,
         alpha: ArrayLike | None = None,
         kind: Literal["softmax", "sigmoid"] = "softmax",
@@ -687,7 +688,7 @@ class FocalTemperatureScaling(FocalRecalibrator):
         scores = self._scores(self._prepare(X), self.gamma_)
         return self._output(scores / self.temperature_)
 
-    def log_likelihood(self, X: ArrayLike, y: ArrayLike, gamma: float | None = None) -> float:
+    def log_likelihood(self, X: ArrayLike, y: ArrayLike, gamma: Gamma | None = None) -> float:
         """Mean log-likelihood of ``y`` under the recovered, temperature-scaled probabilities.
 
         ``gamma=None`` uses ``gamma_``; the fitted ``temperature_`` is always

@@ -30,7 +30,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from .._logit import logit_terms, solve_logit
 from .._loss import _max_gradient_weight
-from .._validation import check_gamma
+from .._validation import Gamma, check_gamma
 from ._adapters import Source, as_source
 from ._common import (
     MAX_TERMS,
@@ -118,7 +118,7 @@ def _finish(value: SeriesValue, tol: float, who: str) -> SeriesValue:
 
 def countable_entropy(
     dist: Any,
-    gamma: float,
+    gamma: Gamma,
     *,
     alpha: ArrayLike | None = None,
     tol: float = 1e-12,
@@ -250,7 +250,7 @@ def _entropy_bracket(res: CountableMinimizer, src: Source, g: float, a_tail: flo
 def countable_cross_entropy(
     p_dist: Any,
     q_dist: Any,
-    gamma: float,
+    gamma: Gamma,
     *,
     alpha: ArrayLike | None = None,
     tol: float = 1e-12,

@@ -18,7 +18,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from .._logit import psi, sigmoid, solve_logit
 from .._loss import _max_gradient_weight
-from .._validation import ConvergenceWarning, check_gamma
+from .._validation import ConvergenceWarning, Gamma, check_gamma
 from ._adapters import Source, as_source
 from ._common import (
     MAX_TERMS,
@@ -313,7 +313,7 @@ def _bracket_end(
 
 def countable_minimizer(
     dist: Any,
-    gamma: float,
+    gamma: Gamma,
     *,
     alpha: ArrayLike | None = None,
     tol: float = 1e-12,

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -147,7 +148,9 @@ def load_dataset(spec: DatasetSpec) -> tuple[np.ndarray, np.ndarray, list[str]]:
     return x, np.searchsorted(np.array(classes), names).astype(np.int64), classes
 
 
-def stratified_split(y: np.ndarray, rng: np.random.Generator, fractions=SPLIT):
+def stratified_split(
+    y: np.ndarray, rng: np.random.Generator, fractions: Sequence[float] = SPLIT
+) -> list[np.ndarray]:
     """Three index arrays (train, validation, test) with ``fractions`` of every class."""
     cum = np.cumsum(np.asarray(fractions, dtype=float))
     parts: list[list[np.ndarray]] = [[], [], []]
@@ -176,7 +179,9 @@ def profile_matches(counts_by_rank: np.ndarray, ratio: float) -> bool:
     return bool(np.array_equal(counts_by_rank, np.maximum(1, np.round(target).astype(int))))
 
 
-def rarest_test_count(y: np.ndarray, ratio: float, fractions=SPLIT, factor: int = 1) -> int:
+def rarest_test_count(
+    y: np.ndarray, ratio: float, fractions: Sequence[float] = SPLIT, factor: int = 1
+) -> int:
     """Size of the rarest test class after the long-tail subsampling at ``ratio``.
 
     It depends only on the class sizes (``factor``: augmentation multiplier), so a

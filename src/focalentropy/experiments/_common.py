@@ -22,6 +22,8 @@ import numpy as np
 
 if TYPE_CHECKING:
     import torch
+    from matplotlib.figure import Figure
+    from numpy.typing import ArrayLike
 
 __all__ = [
     "Claim",
@@ -136,7 +138,7 @@ class Finding:
     status: str
     evidence: str = ""
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.status not in FINDING_STATUSES:
             raise ValueError(f"`status` must be one of {FINDING_STATUSES}, got {self.status!r}")
 
@@ -453,7 +455,7 @@ def config_to_dict(cfg: Any) -> dict[str, Any]:
     }
 
 
-def fig_to_png(fig, dpi: int = 110) -> bytes:
+def fig_to_png(fig: Figure, dpi: int = 110) -> bytes:
     """Render a matplotlib figure to PNG bytes and close it.
 
     The PNG metadata (software version, date) is stripped so that the same
@@ -464,7 +466,7 @@ def fig_to_png(fig, dpi: int = 110) -> bytes:
     return buf.getvalue()
 
 
-def fit_loglog_slope(x, y) -> float:
+def fit_loglog_slope(x: ArrayLike, y: ArrayLike) -> float:
     """Least-squares slope of ``log y`` against ``log x``.
 
     Parameters
@@ -498,7 +500,7 @@ def derive_seed(seed: int, *keys: int | str) -> int:
     return int(np.random.SeedSequence(words).generate_state(1)[0])
 
 
-def to_builtin(obj):
+def to_builtin(obj: Any) -> Any:
     """Convert numpy scalars/arrays (nested in lists/dicts) to JSON-ready builtins."""
     if isinstance(obj, dict):
         return {str(k): to_builtin(v) for k, v in obj.items()}
@@ -534,7 +536,7 @@ class _Plotting:
     or a Dask worker with several threads).
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         import matplotlib
         import matplotlib.cm
         import matplotlib.lines
@@ -544,7 +546,14 @@ class _Plotting:
         params: Any = matplotlib.rcParams  # typed with Literal keys
         params.update(_STYLE)
 
-    def subplots(self, nrows=1, ncols=1, *, figsize=None, **kwargs):
+    def subplots(
+        self,
+        nrows: int = 1,
+        ncols: int = 1,
+        *,
+        figsize: tuple[float, float] | None = None,
+        **kwargs: Any,
+    ) -> tuple[Figure, Any]:
         from matplotlib.figure import Figure
 
         fig = Figure(figsize=figsize, layout="constrained")

@@ -32,11 +32,12 @@ import itertools
 import math
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._benchmark_data import (
     SPLIT,
@@ -214,7 +215,14 @@ class Model:
 _TRAIN_LOCK = threading.Lock()
 
 
-def _train(data: dict, gamma: float, alpha, cfg: BenchmarkConfig, seed: int, binary: bool):
+def _train(
+    data: dict,
+    gamma: float,
+    alpha: float | None,
+    cfg: BenchmarkConfig,
+    seed: int,
+    binary: bool,
+) -> tuple[np.ndarray, np.ndarray]:
     """Train a one-hidden-layer MLP; return (validation, test) logits in float64."""
     import torch
 
@@ -346,7 +354,9 @@ def _two(p: np.ndarray) -> np.ndarray:
     return np.stack([1.0 - p, p], axis=1)
 
 
-def evaluate_cell(p_ce: np.ndarray, model: Model, y_val, y_test, kind: Kind, n_bins: int) -> dict:
+def evaluate_cell(
+    p_ce: np.ndarray, model: Model, y_val: np.ndarray, y_test: np.ndarray, kind: Kind, n_bins: int
+) -> dict:
     """Theory fields and the metrics of every map of one focal model (a cell)."""
     q = _probs(model.z_test, kind)
     maps = _fit_maps(model, y_val, kind)
@@ -370,7 +380,7 @@ def _log_ratios(p_ce: np.ndarray, *others: np.ndarray) -> tuple[np.ndarray, ...]
         return tuple(np.log(o) - np.log(p_ce) for o in others)
 
 
-def _median_or_none(a: np.ndarray, fn=None) -> float | None:
+def _median_or_none(a: np.ndarray, fn: Callable[[float], float] | None = None) -> float | None:
     if not a.size:
         return None
     m = float(np.median(a))
@@ -501,7 +511,7 @@ def _imbalance(train_counts: np.ndarray) -> float:
     return round(float(train_counts.max() / max(train_counts.min(), 1)), 1)
 
 
-def _ce_fields(ce: Model, y_val, y_test, kind: Kind, n_bins: int) -> dict:
+def _ce_fields(ce: Model, y_val: np.ndarray, y_test: np.ndarray, kind: Kind, n_bins: int) -> dict:
     from ..calibration import TemperatureScaling
 
     zv = ce.z_val if kind == "softmax" else ce.z_val.reshape(-1, 1)
@@ -539,7 +549,10 @@ def lightgbm_available() -> bool:
 
 
 def _boost_raw(
-    data: dict, seed: int, objective, init: float | np.ndarray | None = None
+    data: dict,
+    seed: int,
+    objective: str | Callable[..., Any],
+    init: float | np.ndarray | None = None,
 ) -> np.ndarray:
     """Train LightGBM on the train split; raw test scores (``init`` added back)."""
     import lightgbm as lgb
@@ -554,7 +567,9 @@ def _boost_raw(
     return raw if init is None else raw + float(init)
 
 
-def boosted_cells(data: dict, gamma: float, alphas, seed: int, n_bins: int) -> list[dict]:
+def boosted_cells(
+    data: dict, gamma: float, alphas: Iterable[float | None], seed: int, n_bins: int
+) -> list[dict]:
     """LightGBM with the log loss (``P_lgb``) and with the focal objective per ``alpha``.
 
     Per ``alpha``: TV ratios of the focal model's test probabilities ``Q`` against
@@ -643,7 +658,9 @@ def plan_units(cfg: BenchmarkConfig) -> tuple[list[Unit], list[dict], list[dict]
     return units, skipped, info
 
 
-def _info(spec: DatasetSpec, x, y, classes, ratios) -> dict:
+def _info(
+    spec: DatasetSpec, x: np.ndarray, y: np.ndarray, classes: Sequence[str], ratios: list[float]
+) -> dict:
     counts = np.bincount(y)
     return {
         "dataset": spec.name,
@@ -667,7 +684,7 @@ def _dask_worker() -> bool:
     return True
 
 
-def _map_units(cfg: BenchmarkConfig, units: list[tuple]):
+def _map_units(cfg: BenchmarkConfig, units: list[Unit]) -> Iterable[dict[str, Any]]:
     """Results of :func:`run_unit` in the order of ``units``.
 
     joblib processes over units (``n_jobs``); inside a Dask worker (``--backend dask``)
@@ -720,7 +737,9 @@ def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def share_finding(fid: str, statement: str, metric: str, hits, threshold: float) -> Finding:
+def share_finding(
+    fid: str, statement: str, metric: str, hits: Iterable[Any], threshold: float
+) -> Finding:
     """A finding "the share of units with property X is at least ``threshold``".
 
     Status: ``supported`` if the observed share reaches ``threshold`` (5 units or
@@ -948,7 +967,7 @@ def summary_table(data: BenchmarkData, metric: str, title: str) -> Table:
     return Table(title, columns + [METHOD_LABELS[m] for m in SUMMARY_COLUMNS], rows)
 
 
-def _mean_sd(values) -> tuple[float, float]:
+def _mean_sd(values: ArrayLike) -> tuple[float, float]:
     a = np.asarray(values, dtype=float)
     return float(a.mean()), float(a.std(ddof=1)) if a.size > 1 else 0.0
 
@@ -1102,7 +1121,7 @@ def over_table(data: BenchmarkData) -> Table:
     )
 
 
-def _median(values) -> float | None:
+def _median(values: Iterable[float | None]) -> float | None:
     v = [x for x in values if x is not None]
     return float(np.median(v)) if v else None
 

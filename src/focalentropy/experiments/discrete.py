@@ -22,8 +22,9 @@ while its distance to P stays at |Q* - P| > 0 for gamma > 0.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -42,6 +43,9 @@ from ._common import (
     pyplot,
     run_stages,
 )
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = [
     "CLAIM",
@@ -204,7 +208,9 @@ def sample_frequencies(
     return counts, freq
 
 
-def _cell_model(model: str, shape: tuple[int, int, int], hidden: int, seed: int):
+def _cell_model(
+    model: str, shape: tuple[int, int, int], hidden: int, seed: int
+) -> tuple[list[torch.Tensor], Callable[[], torch.Tensor]]:
     """``(params, logits)`` of ``b`` independent models of M cells and K classes.
 
     ``logits()`` has shape (b, M, K). The MLP is initialised like ``nn.Linear``
@@ -220,7 +226,7 @@ def _cell_model(model: str, shape: tuple[int, int, int], hidden: int, seed: int)
         raise ValueError(f"`model` must be 'free logits' or 'MLP', got {model!r}")
     gen = torch.Generator().manual_seed(seed)
 
-    def uniform(*size: int, fan_in: int):
+    def uniform(*size: int, fan_in: int) -> torch.Tensor:
         bound = 1.0 / np.sqrt(fan_in)
         t = (torch.rand(*size, generator=gen, dtype=torch.float64) * 2 - 1) * bound
         return t.requires_grad_(True)

@@ -23,9 +23,10 @@ reproduce the long-tailed posterior.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..calibration import (
     FocalRecalibrator,
@@ -33,7 +34,7 @@ from ..calibration import (
     TemperatureScaling,
     calibration_report,
 )
-from ._common import torch_threads, train_mlp_adam
+from ._common import Progress, _noop_progress, torch_threads, train_mlp_adam
 
 __all__ = [
     "load_long_tail_digits",
@@ -75,7 +76,7 @@ def load_long_tail_digits(
     *,
     seed: int = 0,
     augment: bool = True,
-    split=(0.5, 0.2, 0.3),
+    split: Sequence[float] = (0.5, 0.2, 0.3),
 ) -> dict:
     """Long-tailed train/validation/test splits of ``sklearn.datasets.load_digits``.
 
@@ -195,8 +196,8 @@ def _long_tail_subsample(
 
 
 def train_mlp(
-    X,
-    y,
+    X: ArrayLike,
+    y: ArrayLike,
     gamma: float = 0.0,
     *,
     hidden: int = 64,
@@ -206,7 +207,7 @@ def train_mlp(
     weight_decay: float = 1e-4,
     seed: int = 0,
     n_classes: int | None = None,
-):
+) -> Callable[[ArrayLike], np.ndarray]:
     """Train a one-hidden-layer MLP with focal loss (``gamma = 0``: cross-entropy).
 
     Adam on minibatches with :func:`focalentropy.torch.focal_loss`, CPU,
@@ -257,7 +258,7 @@ def train_mlp(
             generator=gen,
         )
 
-    def predict_logits(X_new) -> np.ndarray:
+    def predict_logits(X_new: ArrayLike) -> np.ndarray:
         with torch.no_grad(), torch_threads(1):
             return model(torch.as_tensor(np.asarray(X_new), dtype=torch.float64)).numpy()
 
@@ -269,7 +270,9 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def _row(model: str, gamma: float, mapping: str, probs, labels, n_bins: int) -> dict:
+def _row(
+    model: str, gamma: float, mapping: str, probs: ArrayLike, labels: ArrayLike, n_bins: int
+) -> dict:
     row = {"model": model, "gamma": float(gamma), "map": mapping}
     row.update(calibration_report(probs, labels, n_bins=n_bins))
     return row
@@ -286,7 +289,7 @@ def _mean_tv(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def run_long_tail_experiment(
-    gammas=(1.0, 2.0, 3.0),
+    gammas: Sequence[float] = (1.0, 2.0, 3.0),
     seed: int = 0,
     quick: bool = True,
     *,
@@ -294,7 +297,7 @@ def run_long_tail_experiment(
     n_bins: int = 15,
     epochs: int | None = None,
     augment: bool = True,
-    progress=None,
+    progress: Progress | None = None,
 ) -> dict:
     """Focal vs cross-entropy on long-tailed digits, before and after recalibration.
 
@@ -345,7 +348,7 @@ def run_long_tail_experiment(
         probabilities (the prediction of the theory vs no prediction);
         ``counts`` and ``config``.
     """
-    progress = progress or (lambda advance=1.0, description="": None)
+    progress = progress or _noop_progress
     n_epochs = int(epochs) if epochs is not None else (60 if quick else 150)
     data = load_long_tail_digits(imbalance_ratio, seed=seed, augment=augment)
     logits = _train_models(data, [float(g) for g in gammas], n_epochs, seed, progress)
@@ -432,7 +435,9 @@ def _evaluate_logits(logits: dict, y_val: np.ndarray, y_test: np.ndarray, n_bins
     }
 
 
-def _evaluate_ce(z_val, z_test, y_val, y_test, n_bins: int) -> dict:
+def _evaluate_ce(
+    z_val: np.ndarray, z_test: np.ndarray, y_val: np.ndarray, y_test: np.ndarray, n_bins: int
+) -> dict:
     """Rows (raw, temperature), test probabilities and temperature of the CE model."""
     p_ce = _softmax(z_test)
     ts = TemperatureScaling(from_logits=True).fit(z_val, y_val)
@@ -448,7 +453,15 @@ def _evaluate_ce(z_val, z_test, y_val, y_test, n_bins: int) -> dict:
     }
 
 
-def _evaluate_focal(g: float, z_val, z_test, y_val, y_test, p_ce, n_bins: int) -> dict:
+def _evaluate_focal(
+    g: float,
+    z_val: np.ndarray,
+    z_test: np.ndarray,
+    y_val: np.ndarray,
+    y_test: np.ndarray,
+    p_ce: np.ndarray,
+    n_bins: int,
+) -> dict:
     """Rows of every map, fitted parameters and the theory check of one focal model."""
     from .._minimizer import minimizer
 

@@ -20,7 +20,7 @@ output into claims, tables and figures:
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -157,7 +157,7 @@ class RealDataData:
         return {float(k): v for k, v in self.long_tail["minimizer_check"].items()}[float(gamma)]
 
 
-def _find(rows, model, gamma, mapping):
+def _find(rows: Iterable[dict[str, Any]], model: str, gamma: float, mapping: str) -> dict[str, Any]:
     for r in rows:
         if r["model"] == model and float(r["gamma"]) == float(gamma) and r["map"] == mapping:
             return r
@@ -169,9 +169,9 @@ def _find(rows, model, gamma, mapping):
 CALIBRATION_MAPS = ("raw", "temperature", "recover", "recover(auto)", "recover+temperature")
 
 
-def _calibration_rows(rows, model, gamma):
+def _calibration_rows(rows: Iterable[dict[str, Any]], model: str, gamma: float) -> list[list[Any]]:
     """Table rows of every map computed for ``model`` at ``gamma``, in report order."""
-    out = []
+    out: list[list[Any]] = []
     for mp in CALIBRATION_MAPS:
         try:
             r = _find(rows, model, gamma, mp)

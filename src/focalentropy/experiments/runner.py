@@ -11,14 +11,16 @@ same numbers whatever ``jobs`` and backend.
 from __future__ import annotations
 
 import importlib
+import os
 import platform
 import time
 import traceback
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
-from ._common import Claim, ExperimentResult, to_builtin
+from ._common import Claim, ExperimentResult, Progress, to_builtin
 
 __all__ = [
     "BACKENDS",
@@ -39,7 +41,7 @@ BACKENDS = ("loky", "threading", "dask")
 SuiteProgress = Callable[[str, float, str], None]
 
 
-def _module(name: str):
+def _module(name: str) -> ModuleType:
     if name not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {name!r}; choose from {', '.join(EXPERIMENTS)}")
     return importlib.import_module(f"{__package__}.{name}")
@@ -91,7 +93,9 @@ def planned_units(name: str, config: dict) -> int:
     return int(_module(name).planned_units(config))
 
 
-def run_experiment(name: str, config: dict, progress=None) -> ExperimentResult:
+def run_experiment(
+    name: str, config: dict[str, Any], progress: Progress | None = None
+) -> ExperimentResult:
     """Run one experiment; a crash becomes a failing result instead of an exception.
 
     Parameters
@@ -188,13 +192,14 @@ def run_suite(
         if progress is not None:
             progress(name, advance, description)
 
+    def reporter(name: str) -> Progress:
+        def bound(advance: float = 1.0, description: str = "") -> None:
+            report(name, advance, description)
+
+        return bound
+
     if backend != "dask" and (jobs == 1 or len(names) == 1):
-        return [
-            run_experiment(
-                name, configs[name], progress=lambda a=1.0, d="", _n=name: report(_n, a, d)
-            )
-            for name in names
-        ]
+        return [run_experiment(name, configs[name], progress=reporter(name)) for name in names]
 
     from joblib import Parallel, delayed, parallel_config
 
@@ -226,7 +231,7 @@ def run_suite(
 
 def write_outputs(
     results: list[ExperimentResult],
-    out_dir,
+    out_dir: str | os.PathLike[str],
     run_config: dict[str, Any],
     total_seconds: float | None = None,
 ) -> dict[str, Any]:
@@ -308,7 +313,7 @@ def _version() -> str:
 
 
 def reproduce(
-    out_dir="reproduce-out",
+    out_dir: str | os.PathLike[str] = "reproduce-out",
     *,
     quick: bool = True,
     seed: int = 0,

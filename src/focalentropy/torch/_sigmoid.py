@@ -25,6 +25,8 @@ which are the binary cross-entropy's.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -35,13 +37,13 @@ from ._softmax import SOFTPLUS_THRESHOLD, _is_zero
 _BLOCK = 1 << 16
 
 
-def _weights(t: Tensor, alpha) -> tuple[Tensor, Tensor]:
+def _weights(t: Tensor, alpha: float | Tensor | None) -> tuple[Tensor, Tensor]:
     if alpha is None:
         return t, 1 - t
     return alpha * t, (1 - alpha) * (1 - t)
 
 
-def _d_target(l_pos: Tensor, l_neg: Tensor, alpha) -> Tensor:
+def _d_target(l_pos: Tensor, l_neg: Tensor, alpha: float | Tensor | None) -> Tensor:
     """d loss / d t: ``l(p) - l(1-p)``, weighted by ``alpha`` and ``1 - alpha``."""
     return l_pos - l_neg if alpha is None else alpha * l_pos - (1 - alpha) * l_neg
 
@@ -51,7 +53,9 @@ def _d_alpha(l_pos: Tensor, l_neg: Tensor, t: Tensor) -> Tensor:
     return t * l_pos - (1 - t) * l_neg
 
 
-def _terms(x: Tensor, gamma, want_grad: bool):
+def _terms(
+    x: Tensor, gamma: float | Tensor, want_grad: bool
+) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
     """``l(p)``, ``l(1-p)`` and, if asked, their x-derivatives, elementwise."""
     finite = torch.isfinite(x)
     xs = torch.where(finite, x, 0.0)
@@ -79,7 +83,9 @@ def _terms(x: Tensor, gamma, want_grad: bool):
     return l_pos, l_neg, d_pos, d_neg
 
 
-def _pieces(x: Tensor, gamma):
+def _pieces(
+    x: Tensor, gamma: float | Tensor
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor | None, Tensor | None]:
     """``softplus(+-x)``, ``p = sigmoid(x)``, ``1 - p`` and the two focus factors.
 
     From one ``exp`` and one ``log1p``: with ``e = exp(-|x|)`` and
@@ -101,11 +107,13 @@ def _pieces(x: Tensor, gamma):
     return sp_pos, sp_neg, p, q, torch.exp(sp_pos * -gamma), torch.exp(sp_neg * -gamma)
 
 
-def _traced_terms(x: Tensor, gamma, want_grad: bool):
+def _traced_terms(
+    x: Tensor, gamma: float | Tensor, want_grad: bool
+) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
     """:func:`_terms` without in-place ops (its ops are differentiated again)."""
     finite = torch.isfinite(x)
     sp_pos, sp_neg, p, q, focus_pos, focus_neg = _pieces(torch.where(finite, x, 0.0), gamma)
-    if focus_pos is None:
+    if focus_pos is None or focus_neg is None:
         l_pos, l_neg = sp_neg, sp_pos
     else:
         l_pos, l_neg = focus_pos * sp_neg, focus_neg * sp_pos
@@ -115,7 +123,7 @@ def _traced_terms(x: Tensor, gamma, want_grad: bool):
         return l_pos, l_neg, None, None
     d_pos = q + gamma * p * sp_neg
     d_neg = p + gamma * q * sp_pos
-    if focus_pos is not None:
+    if focus_pos is not None and focus_neg is not None:
         d_pos, d_neg = d_pos * focus_pos, d_neg * focus_neg
     d_pos = -torch.where(finite, d_pos, (x < 0).to(x.dtype))
     d_neg = torch.where(finite, d_neg, (x > 0).to(x.dtype))
@@ -133,11 +141,11 @@ class SigmoidFocalTraced(torch.autograd.Function):
     generate_vmap_rule = True
 
     @staticmethod
-    def forward(x, t, gamma, alpha):
+    def forward(x: Tensor, t: Tensor, gamma: float, alpha: float | Tensor | None) -> Tensor:
         return elementwise_traceable(x, t, gamma, alpha)
 
     @staticmethod
-    def setup_context(ctx, inputs, output):
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
         x, t, gamma, alpha = inputs
         a_tensor = alpha if isinstance(alpha, Tensor) else None
         ctx.save_for_backward(x, t, a_tensor)
@@ -145,14 +153,14 @@ class SigmoidFocalTraced(torch.autograd.Function):
         ctx.alpha = None if a_tensor is not None else alpha
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
         x, t, a_tensor = ctx.saved_tensors
         alpha = a_tensor if a_tensor is not None else ctx.alpha
         need_x, need_t = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         need_a = a_tensor is not None and ctx.needs_input_grad[3]
         l_pos, l_neg, d_pos, d_neg = _traced_terms(x, ctx.gamma, want_grad=need_x)
         grad_x = grad_t = grad_a = None
-        if need_x:
+        if need_x and d_pos is not None and d_neg is not None:  # d_* are None iff not need_x
             a_pos, a_neg = _weights(t, alpha)
             grad_x = (a_pos * d_pos + a_neg * d_neg) * grad
         if need_t:
@@ -162,7 +170,9 @@ class SigmoidFocalTraced(torch.autograd.Function):
         return grad_x, grad_t, None, grad_a
 
 
-def elementwise_traceable(x: Tensor, t: Tensor, gamma, alpha) -> Tensor:
+def elementwise_traceable(
+    x: Tensor, t: Tensor, gamma: float | Tensor, alpha: float | Tensor | None
+) -> Tensor:
     """The elementwise loss from plain differentiable ops (smooth for finite x).
 
     Used for a tensor ``gamma`` (which may require a gradient) and for the
@@ -173,7 +183,7 @@ def elementwise_traceable(x: Tensor, t: Tensor, gamma, alpha) -> Tensor:
     return a_pos * l_pos + a_neg * l_neg
 
 
-def _blocks(x: Tensor, *others):
+def _blocks(x: Tensor, *others: Any) -> list[tuple[Any, ...]]:
     """Split ``x`` and same-shaped (or broadcast) tensors into ~_BLOCK-element blocks."""
     if x.dim() == 0 or x.numel() == 0:
         return [(x, *others)]
@@ -197,7 +207,14 @@ class SigmoidFocal(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x, t, gamma, alpha, reduce_sum):
+    def forward(
+        ctx: Any,
+        x: Tensor,
+        t: Tensor,
+        gamma: float,
+        alpha: float | Tensor | None,
+        reduce_sum: bool,
+    ) -> Tensor | None:
         a_tensor = alpha if isinstance(alpha, Tensor) else None
         ctx.save_for_backward(x, t, a_tensor)
         ctx.gamma, ctx.alpha, ctx.reduce_sum = gamma, alpha, reduce_sum
@@ -218,7 +235,7 @@ class SigmoidFocal(torch.autograd.Function):
         return total if reduce_sum else out
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
         x, t, a_tensor = ctx.saved_tensors
         alpha = a_tensor if a_tensor is not None else ctx.alpha
         if torch.is_grad_enabled():  # create_graph=True: differentiate the formula
@@ -226,7 +243,7 @@ class SigmoidFocal(torch.autograd.Function):
             if a_tensor is not None and ctx.needs_input_grad[3]:
                 wanted.append((3, a_tensor))
 
-            def loss_fn():
+            def loss_fn() -> Tensor:
                 loss = elementwise_traceable(x, t, ctx.gamma, alpha)
                 return loss.sum() if ctx.reduce_sum else loss
 
@@ -241,7 +258,7 @@ class SigmoidFocal(torch.autograd.Function):
         for xs, ts, al, gs in _blocks(x, t, alpha, g_full):
             l_pos, l_neg, d_pos, d_neg = _terms(xs, ctx.gamma, want_grad=need_x)
             sl = slice(start, start + xs.shape[0]) if x.dim() else ...
-            if grad_x is not None:
+            if grad_x is not None and d_pos is not None and d_neg is not None:
                 a_pos, a_neg = _weights(ts, al)
                 grad_x[sl] = d_pos.mul_(a_pos).addcmul_(a_neg, d_neg).mul_(gs)
             if grad_t is not None:

@@ -30,6 +30,7 @@ The tests hold the two evaluations equal.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -44,7 +45,7 @@ SOFTPLUS_THRESHOLD = 50  # an int: a float constant is made symbolic by torch.co
 _LOG_HALF = math.log(0.5)
 
 
-def _is_zero(gamma) -> bool:
+def _is_zero(gamma: float | Tensor) -> bool:
     return not isinstance(gamma, Tensor) and gamma == 0
 
 
@@ -109,7 +110,9 @@ def _traced_log_odds(z: Tensor, index: Tensor) -> Tensor:
 _FUSED_TARGET_EXP_CLASSES = 32
 
 
-def _compiled_row_terms(z: Tensor, index: Tensor, gamma):
+def _compiled_row_terms(
+    z: Tensor, index: Tensor, gamma: float
+) -> tuple[Tensor, Tensor, Tensor | None, Tensor]:
     """Per-row ``loss``, ``lse``, ``G`` and ``r = 1 - p`` (N, 1, *) for compiled code.
 
     The terms of :func:`focal_of_log_odds` from the pieces of one reduction
@@ -172,12 +175,14 @@ class CompiledSoftmaxFocal(torch.autograd.Function):
     generate_vmap_rule = True
 
     @staticmethod
-    def forward(z, index, gamma):
+    def forward(
+        z: Tensor, index: Tensor, gamma: float
+    ) -> tuple[Tensor, Tensor, Tensor | None, Tensor]:
         loss, lse, coef, r = _compiled_row_terms(z, index.unsqueeze(1), gamma)
         return loss.squeeze(1), lse, coef, r
 
     @staticmethod
-    def setup_context(ctx, inputs, output):
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
         z, index, gamma = inputs
         _, lse, coef, r = output
         ctx.save_for_backward(z, index, lse, coef, r)
@@ -185,7 +190,7 @@ class CompiledSoftmaxFocal(torch.autograd.Function):
         ctx.mark_non_differentiable(*(t for t in (lse, coef, r) if t is not None))
 
     @staticmethod
-    def backward(ctx, grad, *unused):
+    def backward(ctx: Any, grad: Tensor, *unused: Any) -> tuple[Tensor | None, ...]:
         z, index, lse, coef, r = ctx.saved_tensors
         if torch.is_grad_enabled():  # create_graph=True outside a compiled graph
             loss_fn = lambda: per_sample_traceable(z, ctx.gamma, index, None, None, None)  # noqa: E731
@@ -195,7 +200,7 @@ class CompiledSoftmaxFocal(torch.autograd.Function):
         return torch.where(hit, -r, torch.exp(z - lse)) * a, None, None
 
 
-def focal_of_log_odds(log_x: Tensor, gamma) -> Tensor:
+def focal_of_log_odds(log_x: Tensor, gamma: float | Tensor) -> Tensor:
     """``l(p) = (1-p)^gamma (-log p)`` from ``log_x = log((1-p)/p)``, smooth in ``log_x``.
 
     ``-log p = softplus(log_x)`` and ``-log(1-p) = softplus(-log_x)`` share
@@ -219,7 +224,7 @@ def focal_of_log_odds(log_x: Tensor, gamma) -> Tensor:
     return torch.where(log_x == math.inf, log_x, value)
 
 
-def dense_focal(z: Tensor, gamma) -> Tensor:
+def dense_focal(z: Tensor, gamma: float | Tensor) -> Tensor:
     """``l(p_c)`` for every class (N, C, *), smooth in ``z``.
 
     ``log(1 - p_c)`` from :func:`log1m_softmax`.
@@ -240,7 +245,7 @@ def _scaled(loss: Tensor, scale: Tensor) -> Tensor:
 
 def per_sample_traceable(
     z: Tensor,
-    gamma,
+    gamma: float | Tensor,
     index: Tensor | None,
     hard_scale: Tensor | None,
     dense_w: Tensor | None,
@@ -287,12 +292,12 @@ def _complement(prob: Tensor, idx: Tensor, p: Tensor, restore: bool = True) -> T
     return total
 
 
-def _exp_times(log_r: Tensor, gamma) -> Tensor:
+def _exp_times(log_r: Tensor, gamma: float | Tensor) -> Tensor:
     """``exp(gamma log_r)`` with ``0 * (-inf) = 0`` (so ``0^0 = 1``)."""
     return torch.exp((log_r * gamma).nan_to_num_(nan=0.0, posinf=math.inf, neginf=-math.inf))
 
 
-def _far_terms(log_x: Tensor, gamma):
+def _far_terms(log_x: Tensor, gamma: float | Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """``-log p``, ``1 - p``, ``(1-p)^gamma`` and ``v = log1p(x)/x`` from ``log_x``."""
     nlp = F.softplus(log_x, threshold=SOFTPLUS_THRESHOLD)
     log_r = F.softplus(-log_x, threshold=SOFTPLUS_THRESHOLD).neg_()
@@ -300,7 +305,9 @@ def _far_terms(log_x: Tensor, gamma):
     return nlp, torch.exp(log_r), _exp_times(log_r, gamma), v
 
 
-def _row_terms(prob, z, idx, gamma, restore, host):
+def _row_terms(
+    prob: Tensor, z: Tensor, idx: Tensor, gamma: float | Tensor, restore: bool, host: bool
+) -> tuple[Tensor, Tensor | None, Tensor | None, Tensor, Tensor]:
     """Exact ``-log p``, ``(1-p)^gamma``, ``G(p)`` and ``1 - p`` at ``idx`` (N, 1, *).
 
     ``prob = softmax(z)``. ``r = 1 - p`` is the sum of the other
@@ -360,14 +367,14 @@ def _softmax(z: Tensor) -> Tensor:
     return e.div_(e.sum(1, keepdim=True))
 
 
-def _dense_values(prob: Tensor, logp: Tensor, gamma) -> Tensor:
+def _dense_values(prob: Tensor, logp: Tensor, gamma: float | Tensor) -> Tensor:
     """``l(p_c) = (1 - p_c)^gamma (-log p_c)`` for every class (exact for p <= 1/2)."""
     if _is_zero(gamma):
         return -logp
     return torch.rsub(prob, 1.0).pow_(gamma).mul_(logp).neg_()
 
 
-def _dense_weights(prob: Tensor, gamma) -> Tensor:
+def _dense_weights(prob: Tensor, gamma: float | Tensor) -> Tensor:
     """``G(p_c)`` for every class (exact for p <= 1/2; the row max is overwritten)."""
     if _is_zero(gamma):
         return torch.ones_like(prob)
@@ -386,7 +393,17 @@ class SoftmaxFocal(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, z, gamma, target, hard_scale, dense_w, row_scale, norm, host):
+    def forward(
+        ctx: Any,
+        z: Tensor,
+        gamma: float | Tensor,
+        target: Tensor | None,
+        hard_scale: Tensor | None,
+        dense_w: Tensor | None,
+        row_scale: Tensor | None,
+        norm: float | Tensor | None,
+        host: bool,
+    ) -> Tensor:
         loss = idx = amax = hard_coef = hard_value = g_m = p_m = r_m = values = None
         if dense_w is not None:
             logp = torch.log_softmax(z, 1)
@@ -422,10 +439,11 @@ class SoftmaxFocal(torch.autograd.Function):
             if hard_coef is None and dense_w is not None:
                 hard_coef = torch.ones_like(nlp)
         if dense_w is not None:
+            assert values is not None
+            assert amax is not None
             nlp_m, focus_m, g_m, p_m, r_m = _row_terms(prob, z, amax, gamma, True, host)
             if g_m is None:
                 g_m = torch.ones_like(nlp_m)
-            assert values is not None and amax is not None
             values.scatter_(1, amax, nlp_m if focus_m is None else focus_m.mul_(nlp_m))
             dense = (values * dense_w).sum(1)
             if row_scale is not None:
@@ -448,7 +466,7 @@ class SoftmaxFocal(torch.autograd.Function):
         return loss
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
         saved = ctx.saved_tensors
         z, target, hard_scale, dense_w, row_scale = saved[:5]
         norm = saved[13] if saved[13] is not None else ctx.norm
@@ -493,18 +511,29 @@ class SoftmaxFocal(torch.autograd.Function):
         return grad_z, None, None, grad_hard, grad_dense, None, None, None
 
 
-def _differentiable_backward(ctx, grad, z, target, hard_scale, dense_w, row_scale, norm):
+def _differentiable_backward(
+    ctx: Any,
+    grad: Tensor,
+    z: Tensor,
+    target: Tensor | None,
+    hard_scale: Tensor | None,
+    dense_w: Tensor | None,
+    row_scale: Tensor | None,
+    norm: float | Tensor | None,
+) -> tuple[Tensor | None, ...]:
     """Gradients as differentiable functions of the inputs (for double backward)."""
-    wanted = [(i, t) for i, t in ((0, z), (3, hard_scale), (4, dense_w)) if ctx.needs_input_grad[i]]
+    inputs = ((0, z), (3, hard_scale), (4, dense_w))
+    # an input that is None never needs a gradient
+    wanted = [(i, t) for i, t in inputs if t is not None and ctx.needs_input_grad[i]]
 
-    def loss_fn():
+    def loss_fn() -> Tensor:
         loss = per_sample_traceable(z, ctx.gamma, target, hard_scale, dense_w, row_scale)
         return loss if norm is None else loss.sum() / norm
 
     return differentiable_grads(loss_fn, wanted, grad, 8)
 
 
-def compiled_index_path(z: Tensor, gamma, t: SoftmaxTargets) -> bool:
+def compiled_index_path(z: Tensor, gamma: float | Tensor, t: SoftmaxTargets) -> bool:
     """Whether :class:`CompiledSoftmaxFocal` runs: compiling, class indices, a number gamma."""
     return (
         torch.compiler.is_compiling()
@@ -515,7 +544,9 @@ def compiled_index_path(z: Tensor, gamma, t: SoftmaxTargets) -> bool:
     )
 
 
-def softmax_focal(z: Tensor, gamma, targets: SoftmaxTargets, reduction: str, host: bool):
+def softmax_focal(
+    z: Tensor, gamma: float | Tensor, targets: SoftmaxTargets, reduction: str, host: bool
+) -> Tensor:
     """Reduced softmax focal loss of ``z`` (N, C, *) in its compute dtype.
 
     Runs :class:`SoftmaxFocal` in eager mode and :func:`per_sample_traceable`
