@@ -364,6 +364,49 @@ class TestCompiledKernelAgrees:
         torch.testing.assert_close(g_c, g_e, rtol=1e-11, atol=1e-12)
 
 
+class TestFuncInsideCompile:
+    """torch.func transforms inside torch.compile take the traceable formula (the compiled
+    Functions have no vmap rule there): per-sample gradients and Hessians as in eager."""
+
+    @pytest.mark.parametrize("loss", ["softmax", "sigmoid"])
+    def test_vmap_grad_and_hessian(self, loss):
+        gen = torch.Generator().manual_seed(3)
+        z = torch.randn(6, 5, dtype=torch.float64, generator=gen)
+        if loss == "softmax":
+            y = torch.randint(0, 5, (6,), generator=gen)
+
+            def one(zi, yi):
+                return focal_loss(zi, yi, 0.5)
+        else:
+            y = torch.randint(0, 2, (6, 5), generator=gen).double()
+
+            def one(zi, yi):
+                return sigmoid_focal_loss(zi, yi, gamma=0.5, reduction="sum")
+
+        def per_sample(z, y):
+            return torch.func.vmap(torch.func.grad(one))(z, y)
+
+        def hess(z, y):
+            return torch.func.hessian(lambda zz: one(zz[0], y[0]))(z)
+
+        for fn in (per_sample, hess):
+            compiled = torch.compile(fn, fullgraph=True, backend="aot_eager")
+            torch.testing.assert_close(compiled(z, y), fn(z, y), rtol=1e-12, atol=1e-14)
+
+    def test_row_of_minus_inf_is_nan_as_cross_entropy(self):
+        z = torch.randn(4, 3, dtype=torch.float64)
+        z[1] = -math.inf
+        y = torch.tensor([0, 1, 2, 0])
+
+        def fn(z, y):
+            return focal_loss(z, y, 2.0, reduction="none")
+
+        compiled = torch.compile(fn, fullgraph=True, backend="aot_eager")(z, y)
+        torch.testing.assert_close(compiled, fn(z, y), equal_nan=True)
+        assert torch.isnan(compiled[1])
+        assert torch.isnan(torch.nn.functional.cross_entropy(z, y, reduction="none")[1])
+
+
 # ---------------------------------------------------------------------------
 # torch.func
 # ---------------------------------------------------------------------------

@@ -38,6 +38,17 @@ def tracing(*tensors: Tensor) -> bool:
     return any(t.device.type == "meta" or is_fake(t) for t in tensors)
 
 
+def compiling_plain_autograd() -> bool:
+    """True while torch.compile traces with no torch.func transform and no forward-mode AD
+    around the loss: there the losses' compiled Functions (explicit backward, no vmap or jvp
+    rule of their own under the compiler) may run."""
+    return (
+        torch.compiler.is_compiling()
+        and not torch._C._are_functorch_transforms_active()
+        and torch.autograd.forward_ad._current_level < 0
+    )
+
+
 def host_checks(*tensors: Tensor) -> bool:
     """True when data-dependent checks cost no device sync: CPU, eager, real data."""
     return all(t.device.type == "cpu" for t in tensors) and not tracing(*tensors)

@@ -20,6 +20,7 @@ from ._checks import (
     check_reduction,
     check_softmax_target,
     check_tensor,
+    compiling_plain_autograd,
     first_index,
     host_checks,
     tracing,
@@ -415,7 +416,7 @@ def _sigmoid_traced(
     x: Tensor, t: Tensor, g: float | Tensor, a: float | Tensor | None, reduction: Reduction
 ) -> Tensor:
     """The traceable evaluation (compile, torch.func, forward AD, fake/meta, tensor gamma)."""
-    if torch.compiler.is_compiling() and not isinstance(g, Tensor):
+    if compiling_plain_autograd() and not isinstance(g, Tensor):
         loss = SigmoidFocalTraced.apply(x, t, g, a)  # fused explicit backward
     else:  # torch.func, forward mode, fake/meta, per-element gamma
         loss = elementwise_traceable(x, t, g, a)

@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ._checks import tracing
+from ._checks import compiling_plain_autograd, tracing
 from ._recompute import differentiable_grads
 from ._targets import SoftmaxTargets, safe_mean_parts
 
@@ -155,7 +155,8 @@ def _compiled_row_terms(
         v = torch.where(positive, nlp * e, torch.where(e == 0, 1.0, s / safe_e))
         loss = focus * nlp
         coef = focus * (1.0 + gamma * v)
-    loss = torch.where(z_y == -math.inf, math.inf, loss)
+    # a -inf target logit: +inf, as cross-entropy (a row of -inf only stays NaN, as there too)
+    loss = torch.where((z_y == -math.inf) & (m > -math.inf), math.inf, loss)
     return loss, lse, coef, r
 
 
@@ -534,9 +535,10 @@ def _differentiable_backward(
 
 
 def compiled_index_path(z: Tensor, gamma: float | Tensor, t: SoftmaxTargets) -> bool:
-    """Whether :class:`CompiledSoftmaxFocal` runs: compiling, class indices, a number gamma."""
+    """Whether :class:`CompiledSoftmaxFocal` runs: compiling, class indices, a number gamma,
+    and no torch.func transform around the loss (a compiled Function has no vmap rule there)."""
     return (
-        torch.compiler.is_compiling()
+        compiling_plain_autograd()
         and t.index is not None
         and t.dense_w is None
         and not isinstance(gamma, Tensor)
