@@ -318,3 +318,39 @@ def test_messages_print_plain_numbers():
     with pytest.raises(ValueError, match=r"found -2\.0 at index 1$") as info:
         minimizer([0.5, 0.5], 2.0, alpha=[1.0, -2.0])
     assert "np.float64" not in str(info.value)
+
+
+class TestValidateOnce:
+    """Each public function checks its distribution argument once, then calls private
+    cores on the clean array (no public function calls another)."""
+
+    @pytest.mark.parametrize(
+        "call",
+        [
+            lambda fe, p: fe.regimes(p, 2.0),
+            lambda fe, p: fe.entropy(p, 2.0),
+            lambda fe, p: fe.divergence(p, p, 2.0),
+            lambda fe, p: fe.minimizer(p, 2.0),
+            lambda fe, p: fe.asymptotics.tail_ratio(p, 2.0),
+        ],
+        ids=["regimes", "entropy", "divergence", "minimizer", "tail_ratio"],
+    )
+    def test_one_check_per_argument(self, monkeypatch, call):
+        import importlib
+
+        import focalentropy as fe
+        from focalentropy import _validation
+
+        calls = []
+        real = _validation.check_distribution
+
+        def counting(p, name, *args, **kwargs):
+            calls.append(name)
+            return real(p, name, *args, **kwargs)
+
+        for module in ("_regimes", "_entropy", "_minimizer", "asymptotics"):
+            mod = importlib.import_module(f"focalentropy.{module}")
+            if hasattr(mod, "check_distribution"):
+                monkeypatch.setattr(mod, "check_distribution", counting)
+        call(fe, np.array([0.5, 0.3, 0.2]))
+        assert sorted(calls) == sorted(set(calls)), calls  # each argument checked once

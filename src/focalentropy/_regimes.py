@@ -19,7 +19,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from ._logit import log_g, sigmoid
 from ._loss import _max_gradient_weight
-from ._minimizer import minimizer
+from ._minimizer import _minimizer_of_weights
 from ._validation import Gamma, check_class_weights, check_distribution, check_gamma
 
 __all__ = ["LABELS", "RegimesResult", "regimes"]
@@ -224,7 +224,7 @@ def regimes(
     weights = check_class_weights(alpha, arr.shape, axis, arr.ndim)
     w = arr if weights is None else arr * weights
     p_eff = w / w.sum(axis=-1, keepdims=True)
-    q, lam = minimizer(p_eff, g, return_multiplier=True)
+    q, lam = _minimizer_of_weights(p_eff, g)
     lam = np.asarray(lam)
     if g == 0:
         lam = np.ones_like(lam)  # sum(p_eff) may round to 1 + eps: G = 1 = lam exactly

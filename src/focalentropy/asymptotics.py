@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ._minimizer import minimizer
+from ._minimizer import _minimizer_of_weights
 from ._validation import Gamma, check_class_weights, check_distribution, check_gamma
 
 __all__ = ["Expansion", "large_gamma", "small_gamma", "tail_ratio"]
@@ -225,6 +225,9 @@ def tail_ratio(
     >>> bool(np.isclose(q[-1] / p[-1], tail_ratio(p, 2.0), rtol=1e-7))
     True
     """
-    _, lam = minimizer(p, gamma, alpha=alpha, axis=axis, return_multiplier=True)
+    g = check_gamma(gamma)
+    arr = check_distribution(p, "p", axis)
+    weights = check_class_weights(alpha, arr.shape, axis, arr.ndim)
+    _, lam = _minimizer_of_weights(arr if weights is None else arr * weights, g)
     with np.errstate(divide="ignore"):
         return 1.0 / lam

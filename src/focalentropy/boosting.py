@@ -38,7 +38,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ._logit import log_phi, logit_terms, sigmoid
-from ._minimizer import minimizer
+from ._minimizer import _minimizer_of_weights
 from ._validation import (
     Gamma,
     as_float_array,
@@ -734,8 +734,8 @@ def _sigmoid_initial_score(y: Any, g: float, alpha: Any, sample_weight: Any) -> 
         raise ValueError("`y` must contain both outcomes (with positive weight)")
     # minimizer as a 2-class problem keeps 1 - q exact
     a = check_sigmoid_alpha(alpha)
-    class_w = None if a is None else np.array([a, 1.0 - a])
-    qs = minimizer(np.array([pos / total, neg / total]), g, alpha=class_w)
+    freq = np.array([pos / total, neg / total])
+    qs, _ = _minimizer_of_weights(freq if a is None else freq * np.array([a, 1.0 - a]), g)
     return np.asarray(np.log(qs[0]) - np.log(qs[1]))[()]
 
 
@@ -767,7 +767,9 @@ def _softmax_initial_score(
             f"class {int(np.argmax(empty))} has no samples (zero weight): its best score is -inf"
         )
     al = _check_softmax_alpha(alpha, k)
-    return np.log(minimizer(counts / counts.sum(), g, alpha=al))
+    freq = counts / counts.sum()
+    q, _ = _minimizer_of_weights(freq if al is None else freq * al, g)
+    return np.log(q)
 
 
 # ---------------------------------------------------------------------------
