@@ -9,6 +9,8 @@ kernel, a hard dependency) are checked against them.
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 import mpmath as mp
 import numpy as np
 import pytest
@@ -410,16 +412,65 @@ class TestSolverClaims:
         assert not _minimizer._use_kernel(10**7, "numpy")
 
 
+def _stored_batch(gamma: float) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The stored cases of one ``gamma`` as one batch: ``(names, p, alpha)``.
+
+    Each row is zero-padded to the longest case (a class with ``P = 0`` has ``Q* = 0`` and
+    leaves ``Q*`` and ``lam`` of the others unchanged), with weight 1 where a case has none;
+    a last row is one-hot (``Q* = P`` exactly, ``lam = 0``).
+    """
+    names = sorted(n for n, c in SOFTMAX_CASES.items() if c["gamma"] == gamma)
+    k = max(len(SOFTMAX_CASES[n]["p"]) for n in names) + 1
+    p = np.zeros((len(names) + 1, k))
+    alpha = np.ones_like(p)
+    for i, name in enumerate(names):
+        case = SOFTMAX_CASES[name]
+        p[i, : len(case["p"])] = case["p"]
+        alpha[i, : len(case["p"])] = case["alpha"] or 1.0
+    p[-1, k // 2] = 1.0
+    return names, p, alpha
+
+
+def _count_calls(monkeypatch: pytest.MonkeyPatch, module: object, name: str) -> list[str]:
+    """Wrap ``module.name`` for the test; the list collects one entry per call."""
+    calls: list[str] = []
+    original = getattr(module, name)
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(name)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, counted)
+    return calls
+
+
 class TestPublicMethodAndBlocks:
     @pytest.mark.parametrize("method", METHODS)
-    def test_methods_agree(self, method):
-        rng = np.random.default_rng(11)
-        p = rng.dirichlet(np.full(30, 0.3), size=40)
-        p[0] = 0.0
-        p[0, 3] = 1.0  # a one-hot row
-        q = fe.minimizer(p, 2.0, method=method)
-        np.testing.assert_allclose(q, fe.minimizer(p, 2.0, method="auto"), rtol=1e-13, atol=0)
-        np.testing.assert_array_equal(q[0], p[0])
+    @pytest.mark.parametrize("gamma", sorted({c["gamma"] for c in SOFTMAX_CASES.values()}))
+    def test_each_method_against_stored_references(
+        self, method: Literal["numpy", "numba"], gamma: float, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # the public ``method=`` on one batch of stored cases, each method checked on its
+        # own against the 50-digit from-scratch references (not against the other method)
+        from focalentropy import _kernels
+
+        kernel_calls = _count_calls(monkeypatch, _kernels, "table_rows")
+        kernel_calls += _count_calls(monkeypatch, _kernels, "newton_rows")
+        numpy_calls = _count_calls(monkeypatch, _minimizer, "_newton_block")
+        names, p, alpha = _stored_batch(gamma)
+        q, lam = fe.minimizer(p, gamma, alpha=alpha, return_multiplier=True, method=method)
+        # the method asked for is the one that ran (a small batch: "auto" would be NumPy)
+        assert bool(kernel_calls) == (method == "numba")
+        assert bool(numpy_calls) == (method == "numpy")
+        assert q.shape == p.shape
+        assert lam.shape == (len(names) + 1,)
+        for i, name in enumerate(names):
+            q_ref, lam_ref, r_ref = reference(name)
+            k = len(q_ref)
+            _assert_accurate(p[i, :k], gamma, q[i, :k], lam[i], q_ref, lam_ref, r_ref)
+            np.testing.assert_array_equal(q[i][p[i] == 0], 0.0)
+        np.testing.assert_array_equal(q[-1], p[-1])
+        assert lam[-1] == 0.0
 
     def test_recover_blocks_and_saturated_rows(self, monkeypatch):
         rng = np.random.default_rng(12)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import subprocess
 import sys
+from typing import TYPE_CHECKING, Any
 
 import mpmath as mp
 import numpy as np
@@ -19,6 +20,9 @@ import pytest
 
 import focalentropy as fe
 from _mp_reference import mp_gradient_weight, mp_minimizer
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 try:
     import matplotlib
@@ -290,6 +294,120 @@ class TestRegimesBars:
     def test_class_names_length(self, ax):
         with pytest.raises(ValueError, match="`class_names` has 2 entries but `p` has 4"):
             fe.plotting.regimes_bars(TYPICAL, 2.0, ax=ax, class_names=["a", "b"])
+
+
+#: a batch of shape (2, 3): every row TYPICAL but [1, 2] (and [1] of its flat view ``BATCH[1]``)
+OTHER = (0.4, 0.3, 0.2, 0.1)
+BATCH = np.array([[TYPICAL] * 3, [TYPICAL, TYPICAL, OTHER]])
+DRAW = {"regimes_plot": fe.plotting.regimes_plot, "regimes_bars": fe.plotting.regimes_bars}
+
+
+def _drawn(ax: Axes, name: str) -> tuple[Any, Any]:
+    """What the figure shows of the row drawn: the classes' p and the minimizer / lam."""
+    if name == "regimes_bars":
+        p_bars, q_bars = ax.containers
+        return [b.get_height() for b in p_bars], [b.get_height() for b in q_bars]
+    xs = np.sort(np.concatenate([np.asarray(c.get_offsets())[:, 0] for c in ax.collections]))
+    return xs, [_line(ax, "λ =").get_ydata()[0]]
+
+
+def _expected(p: tuple[float, ...], name: str) -> tuple[Any, Any]:
+    ref = mp_regimes(p, 2.0)
+    if name == "regimes_bars":
+        return ref["w"], ref["q"]
+    return np.sort(ref["w"]), [ref["lam"]]
+
+
+@pytest.mark.parametrize("name", sorted(DRAW))
+class TestRow:
+    """``row``: an integer (Python or NumPy) or a tuple of them, checked against the batch."""
+
+    @pytest.mark.parametrize(
+        "row", [2, np.int64(2), np.int32(-1), np.uint8(2), -1, (2,), (np.int16(2),), np.array(2)]
+    )
+    def test_integer_like_selects_the_row(self, ax: Axes, name: str, row: Any) -> None:
+        # BATCH[1] has shape (3, 4): row 2 (= -1) is OTHER, rows 0 and 1 are TYPICAL
+        DRAW[name](BATCH[1], 2.0, row=row, ax=ax)
+        for got, want in zip(_drawn(ax, name), _expected(OTHER, name), strict=True):
+            np.testing.assert_allclose(got, want, rtol=1e-10)
+
+    @pytest.mark.parametrize("row", [(1, 2), (-1, -1), (np.int64(1), np.int8(2)), (1, -1)])
+    def test_tuple_selects_in_a_2d_batch(self, ax: Axes, name: str, row: Any) -> None:
+        DRAW[name](BATCH, 2.0, row=row, ax=ax)
+        for got, want in zip(_drawn(ax, name), _expected(OTHER, name), strict=True):
+            np.testing.assert_allclose(got, want, rtol=1e-10)
+        other = Figure().subplots()
+        DRAW[name](BATCH, 2.0, row=(np.int64(1), 1), ax=other)
+        for got, want in zip(_drawn(other, name), _expected(TYPICAL, name), strict=True):
+            np.testing.assert_allclose(got, want, rtol=1e-10)
+
+    def test_numpy_integer_with_a_result(self, ax: Axes, name: str) -> None:
+        res = fe.regimes(BATCH[1], 2.0)
+        DRAW[name](res, row=np.int64(2), ax=ax)
+        for got, want in zip(_drawn(ax, name), _expected(OTHER, name), strict=True):
+            np.testing.assert_allclose(got, want, rtol=1e-10)
+
+    @pytest.mark.parametrize(
+        ("row", "shown"),
+        [
+            (1.5, r"got 1\.5 of type float"),
+            (1.0, "got 1.0 of type float"),
+            (np.float64(1.0), "of type float64"),
+            ("1", "got '1' of type str"),
+            (True, "of type bool"),
+            (np.bool_(True), "of type bool"),
+            ([1], r"got \[1\] of type list"),
+            (None, "got None"),
+            ((0.0,), r"\(entry 0\); got 0\.0 of type float"),
+        ],
+    )
+    def test_not_an_integer_is_a_type_error(
+        self, ax: Axes, name: str, row: Any, shown: str
+    ) -> None:
+        with pytest.raises(TypeError, match=r"`row` must be an integer or a tuple of integers"):
+            DRAW[name](BATCH[0], 2.0, row=row, ax=ax)
+        with pytest.raises(TypeError, match=shown):
+            DRAW[name](BATCH[0], 2.0, row=row, ax=ax)
+
+    def test_non_integer_entry_of_a_tuple(self, ax: Axes, name: str) -> None:
+        with pytest.raises(TypeError, match=r"\(entry 1\); got 0\.5 of type float"):
+            DRAW[name](BATCH, 2.0, row=(1, 0.5), ax=ax)
+
+    @pytest.mark.parametrize(
+        ("p", "row", "message"),
+        [
+            (BATCH[0], 3, r"`row` = 3 is out of range for batch shape \(3,\): index 3 on axis 0"),
+            (BATCH[0], np.int64(3), r"batch shape \(3,\): index 3 on axis 0 of size 3"),
+            (BATCH[0], -4, r"`row` = -4 is out of range .* index -4 on axis 0 of size 3"),
+            (BATCH[0], (5,), r"`row` = \(5,\) is out of range for batch shape \(3,\)"),
+            (BATCH, (1, 3), r"batch shape \(2, 3\): index 3 on axis 1 of size 3"),
+            (BATCH, (2, 0), r"batch shape \(2, 3\): index 2 on axis 0 of size 2"),
+            (BATCH, (-3, 9), r"index -3 on axis 0 of size 2"),  # the first bad entry
+        ],
+    )
+    def test_out_of_range_is_a_value_error(
+        self, ax: Axes, name: str, p: Any, row: Any, message: str
+    ) -> None:
+        with pytest.raises(ValueError, match=message):
+            DRAW[name](p, 2.0, row=row, ax=ax)
+
+    @pytest.mark.parametrize(
+        ("p", "row", "message"),
+        [
+            (BATCH, 1, r"batch shape \(2, 3\): 2 integers, one per batch axis; got 1"),
+            (BATCH, (1, 2, 0), r"batch shape \(2, 3\): 2 integers.*; got \(1, 2, 0\)"),
+            (BATCH[0], (), r"batch shape \(3,\): 1 integer, one per batch axis; got \(\)"),
+            (BATCH[0], (0, 0), r"batch shape \(3,\): 1 integer"),
+            (TYPICAL, np.int64(0), r"batch shape \(\): `p` holds a single distribution"),
+        ],
+    )
+    def test_wrong_number_of_entries_is_a_value_error(
+        self, ax: Axes, name: str, p: Any, row: Any, message: str
+    ) -> None:
+        with pytest.raises(ValueError, match=r"`row` must select one distribution"):
+            DRAW[name](p, 2.0, row=row, ax=ax)
+        with pytest.raises(ValueError, match=message):
+            DRAW[name](p, 2.0, row=row, ax=ax)
 
 
 class TestModule:

@@ -19,10 +19,11 @@ returns that axes, as matplotlib's and scipy's plotting helpers do.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, SupportsIndex
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -74,12 +75,60 @@ class _Row:
     names: list[str]
 
 
+def _as_index(value: Any) -> int:
+    """``operator.index(value)``, refusing booleans (NumPy would read them as a mask)."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"not an integer: {value!r}")
+    return operator.index(value)
+
+
+def _row_index(row: object, batch_shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The index of the distribution ``row`` selects in a batch of shape ``batch_shape``.
+
+    ``row`` is an integer (anything with ``__index__``: Python or NumPy integers) for a
+    batch of one axis, or a tuple of them (``()`` when ``p`` is one distribution).
+    Negative entries count from the end, as in NumPy. Returns the non-negative index.
+
+    Raises ``TypeError`` if ``row`` or one of its entries is not an integer (a float
+    such as ``1.5`` is not rounded), ``ValueError`` if it has the wrong number of
+    entries or an entry is out of range (naming ``row``, the axis and the batch shape).
+    """
+    entries = row if isinstance(row, tuple) else (row,)
+    idx = []
+    for axis, value in enumerate(entries):
+        try:
+            idx.append(_as_index(value))
+        except TypeError:
+            where = f" (entry {axis})" if entries is row else ""
+            raise TypeError(
+                "`row` must be an integer or a tuple of integers"
+                f"{where}; got {value!r} of type {type(value).__name__}"
+            ) from None
+    if len(idx) != len(batch_shape):
+        n = len(batch_shape)
+        need = (
+            "`p` holds a single distribution, so `row` must be ()"
+            if n == 0
+            else f"{n} integer{'s' if n > 1 else ''}, one per batch axis"
+        )
+        raise ValueError(
+            f"`row` must select one distribution of batch shape {batch_shape}: {need}; got {row!r}"
+        )
+    for axis, (i, size) in enumerate(zip(idx, batch_shape, strict=True)):
+        if not -size <= i < size:
+            raise ValueError(
+                f"`row` = {row!r} is out of range for batch shape {batch_shape}: "
+                f"index {i} on axis {axis} of size {size}"
+            )
+    return tuple(i % size for i, size in zip(idx, batch_shape, strict=True))
+
+
 def _one_row(
     p: ArrayLike | RegimesResult,
     gamma: Gamma | None,
     alpha: ArrayLike | None,
     axis: int,
-    row: int | tuple[int, ...],
+    row: SupportsIndex | tuple[SupportsIndex, ...],
     class_names: Sequence[Any] | None,
 ) -> _Row:
     if isinstance(p, RegimesResult):
@@ -90,11 +139,7 @@ def _one_row(
         if gamma is None:
             raise TypeError("`gamma` is required when `p` is an array")
         res = regimes(p, gamma, alpha=alpha, axis=axis)
-    idx = tuple(int(i) for i in np.atleast_1d(row)) if row != () else ()
-    if len(idx) != res.p.ndim - 1:
-        raise ValueError(
-            f"`row` must select one distribution of batch shape {res.p.shape[:-1]}; got {row!r}"
-        )
+    idx = _row_index(row, res.p.shape[:-1])
     k = res.p.shape[-1]
     names = class_names if class_names is not None else res.class_names
     names = [str(n) for n in (names if names is not None else range(k))]
@@ -122,7 +167,7 @@ def regimes_plot(
     *,
     alpha: ArrayLike | None = None,
     axis: int = -1,
-    row: int | tuple[int, ...] = (),
+    row: SupportsIndex | tuple[SupportsIndex, ...] = (),
     ax: Axes | None = None,
     colors: Mapping[str, Any] | None = None,
     legend: bool = True,
@@ -152,7 +197,10 @@ def regimes_plot(
     axis : int, default -1
         Class axis of an array ``p``.
     row : int or tuple of int, default ()
-        The distribution to draw when ``p`` holds several (leading axes).
+        The distribution to draw when ``p`` holds several: an integer
+        (Python or NumPy) for one leading (batch) axis, a tuple of integers,
+        one per leading axis, for more; negative values count from the end.
+        ``()`` when ``p`` is a single distribution.
     ax : matplotlib.axes.Axes, optional
         Draw into this axes; by default a new figure (``matplotlib.pyplot``).
     colors : mapping of str to color, optional
@@ -169,9 +217,11 @@ def regimes_plot(
     Raises
     ------
     ValueError
-        If ``p`` is not a distribution or ``row`` does not select one.
+        If ``p`` is not a distribution, or ``row`` does not select one (wrong
+        number of entries for the batch shape, or an entry out of range).
     TypeError
-        If ``gamma`` is missing for an array ``p``, or given with a result.
+        If ``gamma`` is missing for an array ``p``, or given with a result; or
+        if ``row`` is not an integer or a tuple of integers.
     ImportError
         If matplotlib is not installed (``pip install focal-entropy[plot]``).
 
@@ -189,6 +239,13 @@ def regimes_plot(
     ['amplified (3)', 'suppressed (1)']
     >>> [t.get_text() for t in ax.get_legend().get_texts()][:2]
     ['G(p), γ = 2', 'λ = 0.6921']
+
+    One distribution of a batch (here the second, uniform: every class unchanged):
+
+    >>> batch = [[0.7, 0.2, 0.08, 0.02], [0.25, 0.25, 0.25, 0.25]]
+    >>> ax = regimes_plot(batch, 2.0, row=1, ax=Figure().subplots())
+    >>> [c.get_label() for c in ax.collections]
+    ['unchanged (4)']
     """
     r = _one_row(p, gamma, alpha, axis, row, None)
     if ax is None:
@@ -228,7 +285,7 @@ def regimes_bars(
     *,
     alpha: ArrayLike | None = None,
     axis: int = -1,
-    row: int | tuple[int, ...] = (),
+    row: SupportsIndex | tuple[SupportsIndex, ...] = (),
     class_names: Sequence[Any] | None = None,
     ax: Axes | None = None,
     colors: Mapping[str, Any] | None = None,
@@ -258,7 +315,10 @@ def regimes_bars(
     axis : int, default -1
         Class axis of an array ``p``.
     row : int or tuple of int, default ()
-        The distribution to draw when ``p`` holds several (leading axes).
+        The distribution to draw when ``p`` holds several: an integer
+        (Python or NumPy) for one leading (batch) axis, a tuple of integers,
+        one per leading axis, for more; negative values count from the end.
+        ``()`` when ``p`` is a single distribution.
     class_names : sequence, optional
         Tick labels (default: the result's ``class_names``, else 0..K-1).
     ax : matplotlib.axes.Axes, optional
@@ -279,10 +339,12 @@ def regimes_bars(
     Raises
     ------
     ValueError
-        If ``p`` is not a distribution, ``row`` does not select one or
+        If ``p`` is not a distribution, ``row`` does not select one (wrong
+        number of entries for the batch shape, or an entry out of range) or
         ``class_names`` has the wrong length.
     TypeError
-        If ``gamma`` is missing for an array ``p``, or given with a result.
+        If ``gamma`` is missing for an array ``p``, or given with a result; or
+        if ``row`` is not an integer or a tuple of integers.
     ImportError
         If matplotlib is not installed (``pip install focal-entropy[plot]``).
 
