@@ -7,9 +7,12 @@ series tails certified, so a wrong coefficient would make a bound dishonest.
 
 from __future__ import annotations
 
+import functools
 import math
+import pickle
 import subprocess
 import sys
+import warnings
 
 import mpmath as mp
 import numpy as np
@@ -22,6 +25,7 @@ from focalentropy import (
     TruncationWarning,
     countable_cross_entropy,
     countable_entropy,
+    countable_minimizer,
 )
 from focalentropy.countable import _adapters
 from focalentropy.countable._adapters import FAMILIES, Envelope, as_source, shape_args_and_loc
@@ -192,3 +196,170 @@ def test_import_focalentropy_imports_no_scipy():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+# ---------------------------------------------------------------------------
+# point masses: the tabulated families at a degenerate parameter
+# ---------------------------------------------------------------------------
+
+#: (distribution, the integer carrying all the mass); every family of the table
+#: whose valid parameters include a point mass
+POINT_MASSES = [
+    (stats.poisson(0), 0),
+    (stats.poisson(0.0, loc=5), 5),
+    (stats.geom(1.0), 1),
+    (stats.geom(1, loc=-1), 0),
+    (stats.nbinom(3, 1.0), 0),
+    (stats.nbinom(0.5, 1.0), 0),  # n < 1 (the Wendel branch of the row)
+    (stats.nbinom(n=2, p=1, loc=2), 2),
+]
+
+
+def _point_id(case) -> str:
+    dist, at = case
+    return f"{dist.dist.name}{dist.args}{dist.kwds}@{at}"
+
+
+@pytest.mark.parametrize("case", POINT_MASSES, ids=_point_id)
+def test_point_mass_rows_make_a_single_point_support(case):
+    dist, at = case
+    args, _ = shape_args_and_loc(dist)
+    assert FAMILIES[dist.dist.name](*(float(a) for a in args)) is _adapters.POINT_MASS
+    src = as_source(dist, "dist")
+    assert src.lower + src.shift == at
+    assert (src.upper, src.tail, src.growth, src.finite_entropy) == (
+        float(src.lower),
+        ("finite",),
+        "finite",
+        True,
+    )
+    y = np.arange(src.lower - 3, src.lower + 4)
+    np.testing.assert_array_equal(src.pmf(y), (y == src.lower).astype(float))
+    assert (src.sf(src.lower - 1), src.sf(src.lower), src.sf(src.lower + 7)) == (1.0, 0.0, 0.0)
+
+
+@pytest.mark.parametrize("gamma", [0.0, 0.5, 2.0])
+@pytest.mark.parametrize("case", POINT_MASSES, ids=_point_id)
+def test_point_mass_minimizer_and_entropy_are_exact(case, gamma):
+    dist, at = case
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # exact: no truncation or divergence warning
+        res = countable_minimizer(dist, gamma)
+        h = countable_entropy(dist, gamma)
+        h_self = countable_cross_entropy(dist, dist, gamma)
+        weighted = countable_minimizer(dist, gamma, alpha=[3.0, 0.5, 2.0, 7.0, 1.5, 4.0])
+    # Q* = P = delta_at: one kept integer, no tail
+    np.testing.assert_array_equal(res.support, [at])
+    np.testing.assert_array_equal(res.q, [1.0])
+    np.testing.assert_array_equal(res.p, [1.0])
+    assert (res.tail_bound, res.tail_mass) == (0.0, 0.0)
+    assert res.error_bound <= 2e-14  # the rounding margin of the gamma = 0 closed form
+    x = np.arange(at - 5, at + 300)
+    np.testing.assert_array_equal(res.pmf(x), (x == at).astype(float))
+    np.testing.assert_array_equal(weighted.pmf(x), (x == at).astype(float))
+    # the same answer as the finite point masses of scipy (bernoulli(1) at 1, binom(4, 0) at 0)
+    same = stats.bernoulli(1, loc=at - 1)
+    h_same, res_same = countable_entropy(same, gamma), countable_minimizer(same, gamma)
+    assert res.multiplier == res_same.multiplier == (1.0 if gamma == 0 else 0.0)
+    assert res.multiplier_bounds == res_same.multiplier_bounds
+    assert res.error_bound == res_same.error_bound
+    # H_gamma(delta) = l(1) = 0 exactly, certified
+    for value in (h, h_self):
+        assert (value.value, value.lower, value.upper, value.finite) == (0.0, 0.0, 0.0, True)
+    assert h.reason == h_same.reason == ("finite support" if gamma == 0 else "single class")
+
+
+@pytest.mark.parametrize("gamma", [0.0, 0.5, 2.0])
+def test_point_mass_cross_entropies_against_mpmath(gamma):
+    g = mp.mpf(gamma)
+    # H_gamma(delta_0, poisson(3)) = l(e^-3) = (1 - e^-3)^gamma * 3
+    value = countable_cross_entropy(stats.poisson(0), stats.poisson(3), gamma)
+    exact = (1 - mp.exp(-3)) ** g * 3
+    assert value.lower <= exact <= value.upper
+    assert abs(value.value - exact) <= value.error_bound <= 1e-12
+    # H_gamma(delta_1, geom(0.3)) = l(0.3)
+    value = countable_cross_entropy(stats.geom(1.0), stats.geom(0.3), gamma)
+    exact = (1 - mp.mpf("0.3")) ** g * -mp.log(mp.mpf("0.3"))
+    assert value.lower <= exact <= value.upper
+    assert abs(value.value - exact) <= value.error_bound <= 1e-12
+    # a point mass cannot carry an infinite-support P
+    with pytest.warns(DivergenceWarning, match="has finite support"):
+        value = countable_cross_entropy(stats.poisson(3), stats.nbinom(3, 1.0), gamma)
+    assert value.value == math.inf
+
+
+@pytest.mark.parametrize(
+    "dist",
+    [
+        stats.logser(0.0),
+        stats.logser(1.0),
+        stats.zipf(1.0),
+        stats.planck(0.0),
+        stats.geom(0.0),
+        stats.nbinom(3, 0.0),
+        stats.poisson(-1.0),
+    ],
+    ids=_case_id,
+)
+def test_invalid_shape_parameters_are_named(dist):
+    # outside scipy's parameter domain (logser(0) would be a point mass in the limit, but
+    # scipy rejects it): a clear message instead of "support unbounded below"
+    with pytest.raises(ValueError, match=rf"`dist` \({dist.dist.name}\) has invalid shape"):
+        countable_minimizer(dist, 1.0)
+    with pytest.raises(ValueError, match="invalid shape parameters"):
+        countable_entropy(dist, 1.0)
+
+
+# ---------------------------------------------------------------------------
+# sources hold no lambda or closure (a CountableMinimizer keeps its source)
+# ---------------------------------------------------------------------------
+
+
+def _callables(src: _adapters.Source) -> dict[str, object]:
+    return {
+        name: getattr(src, name)
+        for name in ("pmf", "sf", "isf", "ratio", "entropy_tail")
+        if getattr(src, name) is not None
+    }
+
+
+def _module_level(func: object) -> bool:
+    while isinstance(func, functools.partial):
+        func = func.func
+    qualname = getattr(func, "__qualname__", "")
+    return "<lambda>" not in qualname and "<locals>" not in qualname
+
+
+def _geometric_pmf(x: np.ndarray) -> np.ndarray:
+    return 0.2 * 0.8 ** (x - 1.0)
+
+
+def _geometric_sf(n: int) -> float:
+    return 0.8**n
+
+
+@pytest.mark.parametrize(
+    "dist",
+    [
+        *FAMILY_CASES,
+        *(d for d, _ in POINT_MASSES),
+        stats.binom(12, 0.3),
+        stats.yulesimon(0.5),  # no row: scipy's own pmf/sf/isf
+        CountableDistribution(_geometric_pmf, _geometric_sf, lower=1, tail=(math.inf, 0)),
+    ],
+    ids=lambda d: _case_id(d) if hasattr(d, "dist") else repr(d),
+)
+def test_sources_pickle_and_hold_only_module_level_callables(dist):
+    src = as_source(dist, "dist")
+    funcs = _callables(src)
+    assert {"pmf", "sf"} <= set(funcs)
+    bad = [name for name, func in funcs.items() if not _module_level(func)]
+    assert not bad, f"lambdas or closures in the source: {bad}"
+    back = pickle.loads(pickle.dumps(src))
+    y = np.arange(src.lower, src.lower + 50)
+    np.testing.assert_array_equal(back.pmf(y), src.pmf(y))
+    assert [back.sf(n) for n in (src.lower, src.lower + 9)] == [
+        src.sf(n) for n in (src.lower, src.lower + 9)
+    ]
+    if src.ratio is not None:
+        assert back.ratio(7) == src.ratio(7)

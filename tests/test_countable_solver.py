@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
+import pickle
 import re
 
 import mpmath as mp
@@ -26,6 +27,14 @@ from focalentropy import (
     minimizer,
 )
 from focalentropy.countable import _adapters, _solver
+
+
+def _geometric_pmf(x: np.ndarray) -> np.ndarray:
+    return 0.2 * 0.8 ** (x - 1.0)
+
+
+def _geometric_sf(n: int) -> float:
+    return 0.8**n
 
 
 @functools.cache
@@ -229,6 +238,88 @@ class TestResultContract:
         moved = dataclasses.replace(ref, gamma=1.0)
         with pytest.raises(ValueError, match="built directly"):
             moved.pmf(np.array([40]))
+
+    @pytest.mark.parametrize(
+        "dist",
+        [
+            stats.poisson(3, loc=2),
+            stats.nbinom(0.5, 0.3),
+            stats.zipf(2.5),  # closed-form pmf/sf/isf in the source
+            stats.geom(1.0),  # a point mass
+            CountableDistribution(_geometric_pmf, _geometric_sf, lower=1, name="geometric"),
+        ],
+        ids=lambda d: f"{d.dist.name}{d.args}{d.kwds}" if hasattr(d, "dist") else d.name,
+    )
+    def test_pickle_round_trip(self, dist):
+        # results come back from joblib/dask workers by pickle, distribution included
+        ref = countable_minimizer(dist, 2.0, alpha=[1.0, 3.0, 0.5], tol=1e-6)
+        back = pickle.loads(pickle.dumps(ref))
+        assert type(back) is CountableMinimizer
+        assert repr(back) == repr(ref)
+        for name in self.PUBLIC:
+            np.testing.assert_array_equal(getattr(back, name), getattr(ref, name), err_msg=name)
+        assert back.tail_ratio == ref.tail_ratio
+        # far beyond the kept support too: the distribution survived the trip
+        x = np.arange(0, int(ref.support[-1]) + 500)
+        np.testing.assert_array_equal(back.pmf(x), ref.pmf(x))
+        assert back.pmf(x).sum() > 0
+        # a hand-built instance pickles as well, and still says why not beyond its support
+        built = CountableMinimizer(**{name: getattr(ref, name) for name in self.PUBLIC})
+        built_back = pickle.loads(pickle.dumps(built))
+        np.testing.assert_array_equal(built_back.pmf(ref.support), ref.q)
+        with pytest.raises(ValueError, match="built directly"):
+            built_back.pmf(ref.support[-1:] + 1)
+
+    def test_equality_is_identity_and_never_raises(self):
+        ref = solved("poisson(3)", 1.0)
+        again = countable_minimizer(DISTS["poisson(3)"][0], 1.0, tol=DISTS["poisson(3)"][1])
+        copied = pickle.loads(pickle.dumps(ref))
+        same = ref
+        assert ref == same
+        assert (ref != same) is False
+        for other in (again, copied, dataclasses.replace(ref), None, 1.0):
+            assert ref != other
+            assert (ref == other) is False
+        assert len({ref, again, copied, ref}) == 3  # hashable (by identity)
+        assert [again, copied].count(ref) == 0
+        assert ref in [again, ref]
+        # compare values field by field
+        assert all(np.array_equal(getattr(ref, n), getattr(again, n)) for n in self.PUBLIC)
+
+    @pytest.mark.parametrize(
+        ("name", "dist", "gamma"),
+        [
+            ("geom(0.3)", stats.geom(0.3), 2.0),  # 3.4 KB before
+            ("geom(0.001)", stats.geom(0.001), 0.5),  # ~27000 kept integers
+            ("poisson(3)", stats.poisson(3), 1.0),
+            ("poisson(0)", stats.poisson(0), 1.0),
+        ],
+    )
+    def test_repr_is_short_and_shows_the_scalars(self, name, dist, gamma):
+        res = countable_minimizer(dist, gamma)
+        shown = repr(res)
+        assert len(shown) <= 400, shown
+        assert "\n" not in shown
+        n = len(res.support)
+        lo, hi = int(res.support[0]), int(res.support[-1])
+        assert shown.startswith(
+            f"CountableMinimizer(support={lo}..{hi} ({n} integer{'s' if n > 1 else ''}), q=["
+        )
+        assert f"multiplier={float(res.multiplier)!r}," in shown
+        lam_lo, lam_hi = (float(b) for b in res.multiplier_bounds)
+        assert f"multiplier_bounds=({lam_lo!r}, {lam_hi!r})," in shown
+        assert f"tail_bound={res.tail_bound:.3g}, error_bound={res.error_bound:.3g}" in shown
+        assert f"tail_mass={res.tail_mass:.3g}, gamma={gamma:g})" in shown
+        assert tuple(re.findall(r"(\w+)=", shown)) == self.PUBLIC
+        # the first and last three values of q and p, NumPy-summarized in between
+        for field in ("q", "p"):
+            values = getattr(res, field)
+            inside = re.search(rf"\b{field}=\[([^\]]*)\]", shown).group(1).split(", ")
+            if n > 6:
+                assert inside[3] == "..."
+                inside = inside[:3] + inside[4:]
+                values = np.concatenate([values[:3], values[-3:]])
+            np.testing.assert_allclose([float(v) for v in inside], values, rtol=5e-4)
 
     def test_truncated_solve_returns_named_fields(self):
         # geom(0.5) at gamma = 0: Q* = P, lam = sum P = 1, tail bound = P(X > N) / lam

@@ -10,11 +10,20 @@ The scipy families with an infinite support are read through the table
 ``FAMILIES`` (family name -> function of the shape parameters returning an
 ``Envelope``); adding a family is one row there. Families with a finite
 support need no row; an infinite-support family without a row still works,
-but its series values are not certified (finiteness undecided).
+but its series values are not certified (finiteness undecided). A row returns
+``POINT_MASS`` for the parameters that make its family a point mass at the
+lower end of its support (``poisson(0)``, ``geom(1)``, ``nbinom(n, 1)``).
+
+Every callable stored in a ``Source`` is a module-level function or a
+``functools.partial`` of one (never a lambda or closure), so a
+``CountableMinimizer``, which keeps its ``Source``, can be pickled whenever the
+distribution can (every frozen scipy.stats distribution can; a
+``CountableDistribution`` can when its own callables can).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from collections.abc import Callable
@@ -26,6 +35,7 @@ from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
     "FAMILIES",
+    "POINT_MASS",
     "CountableDistribution",
     "Envelope",
     "Source",
@@ -149,7 +159,7 @@ class Envelope:
     scipy's where a closed form is more accurate or faster.
     """
 
-    growth: str  # growth of -log P(y): "log", "linear" or "xlogx"
+    growth: str  # growth of -log P(y): "log", "linear", "xlogx"; "finite" for POINT_MASS
     log_coeffs: tuple[float, float, float, float]
     log_exact: bool = False
     ratio: Callable[[int], float] | None = None
@@ -160,44 +170,86 @@ class Envelope:
     isf: Callable[[float], float] | None = None
 
 
+#: the "envelope" of a family whose parameters make it a point mass at the lower end of
+#: its support: the source becomes that single point (exactly, as a finite support)
+POINT_MASS = Envelope("finite", (0.0, 0.0, 0.0, 0.0), log_exact=True, tail=("finite",))
+
+
+def _constant_ratio(rho: float, n: int) -> float:
+    return rho
+
+
+def _poisson_ratio(mu: float, n: int) -> float:
+    return mu / (n + 2.0)
+
+
 def _poisson(mu: float) -> Envelope:
+    if mu == 0:  # P = delta_0
+        return POINT_MASS
     # -log P = mu - y log mu + log y!, and log y! <= y log y - y + log(2 pi)/2 + (log y)/2
     # + 1/12 (Robbins); mu/(y+1) is decreasing
     c0 = mu + 0.5 * math.log(2 * math.pi) + 1 / 12
-    return Envelope("xlogx", (c0, 0.5, -1 - math.log(mu), 1.0), ratio=lambda n: mu / (n + 2.0))
+    coeffs = (c0, 0.5, -1 - math.log(mu), 1.0)
+    return Envelope("xlogx", coeffs, ratio=functools.partial(_poisson_ratio, mu))
 
 
 def _geom(p: float) -> Envelope:
+    if p == 1:  # P = delta_1
+        return POINT_MASS
     # P = p (1-p)^(y-1)
     coeffs = (-math.log(p) + math.log1p(-p), 0.0, -math.log1p(-p), 0.0)
-    return Envelope("linear", coeffs, log_exact=True, ratio=lambda n: 1.0 - p)
+    return Envelope(
+        "linear", coeffs, log_exact=True, ratio=functools.partial(_constant_ratio, 1.0 - p)
+    )
 
 
 def _planck(lam: float) -> Envelope:
     # P = (1 - e^-lam) e^(-lam y)
     coeffs = (-math.log(-math.expm1(-lam)), 0.0, lam, 0.0)
-    return Envelope("linear", coeffs, log_exact=True, ratio=lambda n: math.exp(-lam))
+    rho = math.exp(-lam)
+    return Envelope("linear", coeffs, log_exact=True, ratio=functools.partial(_constant_ratio, rho))
+
+
+def _nbinom_ratio(n_: float, p: float, n: int) -> float:
+    # the ratio (y+n)(1-p)/(y+1) is monotone in y with limit 1-p
+    return max((n + 1.0 + n_) * (1 - p) / (n + 2.0), 1.0 - p)
 
 
 def _nbinom(n_: float, p: float) -> Envelope:
     from scipy import special  # deferred: keeps `import focalentropy` free of scipy
 
+    if p == 1:  # P = delta_0, whatever n
+        return POINT_MASS
     # -log P = log y! - log Gamma(y+n) + log Gamma(n) - n log p - y log(1-p), and
     # Gamma(y+1)/Gamma(y+n) <= 1 (n >= 1) or <= (2y)^(1-n) (n < 1, Wendel)
     c1 = max(0.0, 1.0 - n_)
     c0 = float(special.gammaln(n_)) - n_ * math.log(p) + c1 * math.log(2.0)
-
-    def ratio(n: int) -> float:
-        # the ratio (y+n)(1-p)/(y+1) is monotone in y with limit 1-p
-        return max((n + 1.0 + n_) * (1 - p) / (n + 2.0), 1.0 - p)
-
-    return Envelope("linear", (c0, c1, -math.log1p(-p), 0.0), ratio=ratio)
+    coeffs = (c0, c1, -math.log1p(-p), 0.0)
+    return Envelope("linear", coeffs, ratio=functools.partial(_nbinom_ratio, n_, p))
 
 
 def _logser(p: float) -> Envelope:
     # P = -p^y / (y log(1-p)); the ratio p y/(y+1) increases to p
     coeffs = (math.log(-math.log1p(-p)), 1.0, -math.log(p), 0.0)
-    return Envelope("linear", coeffs, log_exact=True, ratio=lambda n: p)
+    return Envelope("linear", coeffs, log_exact=True, ratio=functools.partial(_constant_ratio, p))
+
+
+def _zipf_pmf(a: float, log_z: float, y: Any) -> NDArray[np.float64]:
+    y = np.asarray(y)
+    return np.where(y >= 1, np.exp(-a * np.log(np.maximum(y, 1)) - log_z), 0.0)
+
+
+def _zipf_sf(a: float, z: float, n: int) -> float:
+    from scipy import special  # deferred: keeps `import focalentropy` free of scipy
+
+    # closed form: scipy sums the cdf term by term; P(X > n) = zeta(a, n+1) / zeta(a)
+    return float(special.zeta(a, max(n, 0) + 1.0)) / z if n >= 0 else 1.0
+
+
+def _zipf_isf(a: float, z: float, s: float) -> float:
+    # P(X > n) <= int_n^inf t^-a dt / z = n^(1-a) / (z (a-1)): a seed, not exact
+    n = (s * z * (a - 1)) ** (-1 / (a - 1)) if s > 0 else math.inf
+    return float(math.ceil(n)) if n < 1e300 else math.inf
 
 
 def _zipf(a: float) -> Envelope:
@@ -205,29 +257,15 @@ def _zipf(a: float) -> Envelope:
 
     z = float(special.zeta(a))
     log_z = math.log(z)
-
-    def pmf(y: Any) -> NDArray[np.float64]:
-        y = np.asarray(y)
-        return np.where(y >= 1, np.exp(-a * np.log(np.maximum(y, 1)) - log_z), 0.0)
-
-    # closed forms: scipy sums the cdf term by term; P(X > n) = zeta(a, n+1) / zeta(a)
-    def sf(n: int) -> float:
-        return float(special.zeta(a, max(n, 0) + 1.0)) / z if n >= 0 else 1.0
-
-    def isf(s: float) -> float:
-        # P(X > n) <= int_n^inf t^-a dt / z = n^(1-a) / (z (a-1)): a seed, not exact
-        n = (s * z * (a - 1)) ** (-1 / (a - 1)) if s > 0 else math.inf
-        return float(math.ceil(n)) if n < 1e300 else math.inf
-
     return Envelope(
         "log",
         (log_z, a, 0.0, 0.0),
         log_exact=True,
         tail=("power", a, 0.0),
         power=(1.0 / z, a),
-        pmf=pmf,
-        sf=sf,
-        isf=isf,
+        pmf=functools.partial(_zipf_pmf, a, log_z),
+        sf=functools.partial(_zipf_sf, a, z),
+        isf=functools.partial(_zipf_isf, a, z),
     )
 
 
@@ -273,6 +311,11 @@ def _scipy_source(dist: Any) -> Source:
         raise ValueError(f"`dist` must have an integer `loc`, got {loc!r}")
     loc = int(loc)
     lo, hi = dist.support()
+    if np.isnan(lo) or np.isnan(hi):
+        raise ValueError(
+            f"`dist` ({name}) has invalid shape parameters {tuple(args)!r} "
+            "(scipy.stats reports its support as nan)"
+        )
     if not np.isfinite(lo):
         raise ValueError(
             f"`dist` ({name}) has support unbounded below; only distributions on "
@@ -283,15 +326,23 @@ def _scipy_source(dist: Any) -> Source:
         shift=loc,
         lower=int(lo) - loc,
         upper=float(hi) - loc,
-        pmf=lambda y: dist.pmf(np.asarray(y) + loc),
-        sf=lambda n: float(dist.sf(n + loc)),
-        isf=lambda s: _scipy_isf(dist, s) - loc,
+        pmf=functools.partial(_scipy_pmf, dist, loc),
+        sf=functools.partial(_scipy_sf, dist, loc),
+        isf=functools.partial(_scipy_isf_at, dist, loc),
     )
     if np.isfinite(hi):
         src.finite_entropy, src.tail, src.growth = True, ("finite",), "finite"
     elif name in FAMILIES:
         _apply_envelope(src, FAMILIES[name](*(float(a) for a in args)))
     return src
+
+
+def _scipy_pmf(dist: Any, loc: int, y: Any) -> NDArray[np.float64]:
+    return np.asarray(dist.pmf(np.asarray(y) + loc), dtype=np.float64)
+
+
+def _scipy_sf(dist: Any, loc: int, n: int) -> float:
+    return float(dist.sf(n + loc))
 
 
 def _scipy_isf(dist: Any, s: float) -> float:
@@ -303,7 +354,31 @@ def _scipy_isf(dist: Any, s: float) -> float:
         return math.inf
 
 
+def _scipy_isf_at(dist: Any, loc: int, s: float) -> float:
+    """:func:`_scipy_isf` in family coordinates ``y = x - loc``."""
+    return _scipy_isf(dist, s) - loc
+
+
+def _point_pmf(at: int, y: Any) -> NDArray[np.float64]:
+    return np.where(np.asarray(y) == at, 1.0, 0.0)
+
+
+def _point_sf(at: int, n: int) -> float:
+    return 1.0 if n < at else 0.0
+
+
+def _point_isf(at: int, s: float) -> float:
+    return float(at) if s < 1 else float(at - 1)
+
+
 def _apply_envelope(src: Source, env: Envelope) -> None:
+    if env.growth == "finite":  # POINT_MASS: the single point `lower`, exactly
+        src.upper = float(src.lower)
+        src.finite_entropy, src.tail, src.growth = True, ("finite",), "finite"
+        src.pmf = functools.partial(_point_pmf, src.lower)
+        src.sf = functools.partial(_point_sf, src.lower)
+        src.isf = functools.partial(_point_isf, src.lower)
+        return
     src.finite_entropy = True  # every tabulated family has H(P) < inf
     src.tail, src.growth, src.ratio, src.power = env.tail, env.growth, env.ratio, env.power
     src.log_coeffs, src.log_exact = env.log_coeffs, env.log_exact
@@ -312,14 +387,22 @@ def _apply_envelope(src: Source, env: Envelope) -> None:
     src.isf = env.isf or src.isf
 
 
+def _user_pmf(pmf: Callable[[NDArray[np.int64]], ArrayLike], y: Any) -> NDArray[np.float64]:
+    return np.asarray(pmf(np.asarray(y)), dtype=np.float64)
+
+
+def _user_sf(sf: Callable[[int], float], n: int) -> float:
+    return float(sf(int(n)))
+
+
 def _user_source(dist: CountableDistribution) -> Source:
     src = Source(
         name=dist.name,
         shift=0,
         lower=dist.lower,
         upper=math.inf,
-        pmf=lambda y: np.asarray(dist.pmf(np.asarray(y)), dtype=np.float64),
-        sf=lambda n: float(dist.sf(int(n))),
+        pmf=functools.partial(_user_pmf, dist.pmf),
+        sf=functools.partial(_user_sf, dist.sf),
         entropy_tail=dist.entropy_tail,
     )
     if dist.tail is not None:

@@ -33,7 +33,7 @@ from ._tails import find_truncation, tail_factor, tail_max
 __all__ = ["CountableMinimizer", "countable_minimizer", "minimize"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class CountableMinimizer:
     r"""``Q*`` on a countable alphabet: values on a kept support and a tail bound.
 
@@ -62,6 +62,17 @@ class CountableMinimizer:
     tail_mass : float
         ``P(X > N)``.
     gamma : float
+
+    Notes
+    -----
+    Equality is identity (``eq=False``), as for other result objects holding
+    arrays: compare fields with ``numpy.array_equal`` to compare values. The
+    repr is short (support range and size, the first and last ``q`` and
+    ``p`` values, the scalars); the arrays are the fields. An instance can be
+    pickled (e.g. returned from joblib or dask workers), distribution
+    included, whenever the distribution can: every frozen scipy.stats
+    distribution can, a :class:`CountableDistribution` when its callables
+    are module-level functions.
     """
 
     support: NDArray[np.int64]
@@ -84,6 +95,18 @@ class CountableMinimizer:
         object.__setattr__(self, "_source", src)
         object.__setattr__(self, "_weights", weights)
         object.__setattr__(self, "_tail_weight", tail_weight)
+
+    def __repr__(self) -> str:
+        n = len(self.support)
+        span = f"{self.support[0]}..{self.support[-1]} " if n else ""
+        lo, hi = (float(b) for b in self.multiplier_bounds)
+        return (
+            f"CountableMinimizer(support={span}({n} integer{'' if n == 1 else 's'}), "
+            f"q={_short(self.q)}, p={_short(self.p)}, multiplier={float(self.multiplier)!r}, "
+            f"multiplier_bounds=({lo!r}, {hi!r}), tail_bound={self.tail_bound:.3g}, "
+            f"error_bound={self.error_bound:.3g}, tail_mass={self.tail_mass:.3g}, "
+            f"gamma={self.gamma:g})"
+        )
 
     @property
     def tail_ratio(self) -> float:
@@ -125,6 +148,22 @@ class CountableMinimizer:
             "directly, without its distribution: use countable_minimizer() to evaluate Q* "
             "beyond the support"
         )
+
+
+#: values shown at each end of an array in the repr of CountableMinimizer
+_REPR_EDGEITEMS = 3
+
+
+def _short(values: NDArray[np.float64]) -> str:
+    """NumPy's summarized form: at most ``_REPR_EDGEITEMS`` values at each end, 4 digits."""
+    return np.array2string(
+        np.asarray(values),
+        formatter={"float_kind": "{:.4g}".format},
+        threshold=2 * _REPR_EDGEITEMS,
+        edgeitems=_REPR_EDGEITEMS,
+        separator=", ",
+        max_line_width=10_000,
+    )
 
 
 def _q_of_weights(w: NDArray[np.float64], lam: float, g: float) -> NDArray[np.float64]:
