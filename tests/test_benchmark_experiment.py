@@ -249,6 +249,68 @@ class TestRun:
         with pytest.raises(TypeError, match="seeds"):  # no default for the data-set sizes
             benchmark.run(partial)
 
+    @pytest.mark.parametrize(
+        ("key", "value", "error", "match"),
+        [
+            ("multiclass", ["nope"], ValueError, r"`config\['multiclass'\]\[0\]` .* 'nope'"),
+            ("multiclass", ["yeast3"], ValueError, r"`config\['multiclass'\]\[0\]` .* 'yeast3'"),
+            ("multiclass", "letter", TypeError, r"`config\['multiclass'\]` .* must be a list"),
+            ("binary", ["yeast3", "letter"], ValueError, r"`config\['binary'\]\[1\]` .*'letter'"),
+            ("binary", ["yeast3", "yeast3"], ValueError, r"`config\['binary'\]\[1\]` .* repeats"),
+            ("seeds", 0, ValueError, r"`config\['seeds'\]` .* >= 1, got 0"),
+            ("hidden", -1, ValueError, r"`config\['hidden'\]` .* >= 1, got -1"),
+            ("steps", 0, ValueError, r"`config\['steps'\]` .* >= 1, got 0"),
+            ("steps", 2.5, TypeError, r"`config\['steps'\]` .* must be an integer, got 2.5"),
+            ("ratios", [], ValueError, r"`config\['ratios'\]` .* must not be empty"),
+            ("ratios", [3.0, 0.5], ValueError, r"`config\['ratios'\]\[1\]` .* >= 1, got 0.5"),
+            ("gammas", [], ValueError, r"`config\['gammas'\]` .* must not be empty"),
+            ("gammas", [2.0, -1], ValueError, r"`config\['gammas'\]\[1\]` .* > 0, got -1"),
+            ("gammas", [2.0, 0], ValueError, r"`config\['gammas'\]\[1\]` .* > 0, got 0"),
+            ("alphas", [], ValueError, r"`config\['alphas'\]` .* must not be empty"),
+            ("alphas", [None, 1.5], ValueError, r"`config\['alphas'\]\[1\]` .* \(0, 1\)"),
+            ("alphas", [None, "a"], TypeError, r"`config\['alphas'\]\[1\]` .* or None"),
+            ("summary_gamma", 5.0, ValueError, r"`config\['summary_gamma'\]` .* one of"),
+            ("summary_gamma", -2.0, ValueError, r"`config\['summary_gamma'\]` .* > 0"),
+            ("batch_size", 0, ValueError, r"`config\['batch_size'\]` .* >= 1, got 0"),
+            ("lr", 0.0, ValueError, r"`config\['lr'\]` .* > 0, got 0"),
+            ("weight_decay", -1e-4, ValueError, r"`config\['weight_decay'\]` .* >= 0"),
+            ("min_rare_test", 0, ValueError, r"`config\['min_rare_test'\]` .* >= 1, got 0"),
+            ("n_bins", 0, ValueError, r"`config\['n_bins'\]` .* >= 1, got 0"),
+            ("n_jobs", 0, ValueError, r"`config\['n_jobs'\]` .* got 0"),
+            ("seed", -1, ValueError, r"`config\['seed'\]` .* >= 0, got -1"),
+            ("quick", "yes", TypeError, r"`config\['quick'\]` .* must be a bool"),
+        ],
+    )
+    def test_out_of_range_values_are_named(self, monkeypatch, key, value, error, match):
+        from focalentropy.experiments import benchmark
+
+        def compute(cfg, progress):
+            raise AssertionError("a bad config must be rejected before compute")
+
+        monkeypatch.setattr(benchmark, "compute", compute)
+        bad = {**benchmark.default_config(), key: value}
+        with pytest.raises(error, match="experiment 'benchmark'") as info:
+            benchmark.run(bad)
+        assert info.match(match)
+        with pytest.raises(error, match=match):
+            runner.planned_units("benchmark", bad)
+
+    def test_no_data_set_and_not_a_mapping(self, monkeypatch):
+        from focalentropy.experiments import benchmark
+
+        monkeypatch.setattr(benchmark, "compute", lambda cfg, progress: 1 / 0)
+        empty = {**benchmark.default_config(), "multiclass": [], "binary": []}
+        with pytest.raises(ValueError, match=r"`config\['multiclass'\]` and `config\['binary'\]`"):
+            benchmark.run(empty)
+        with pytest.raises(TypeError, match="`config` of experiment 'benchmark' must be a dict"):
+            benchmark.run([1, 2])  # type: ignore[arg-type]
+        # n_jobs counts as joblib does: -1 is every core; integers become floats
+        cfg = benchmark.BenchmarkConfig(
+            ["letter"], [], 1, 4, 1, n_jobs=-1, gammas=[2], summary_gamma=2
+        )
+        assert (cfg.n_jobs, cfg.gammas, cfg.summary_gamma) == (-1, [2.0], 2.0)
+        assert type(cfg.gammas[0]) is float
+
     def test_thread_count_restored_and_no_figures(self, tiny_run):
         _, res, _, (set_before, after) = tiny_run
         assert after == set_before

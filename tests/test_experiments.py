@@ -264,6 +264,152 @@ class TestConfig:
             discrete.run({**tiny["discrete"], "models": ["tree"]})
 
 
+def _no_compute(monkeypatch: pytest.MonkeyPatch, module) -> None:
+    """Make ``module.compute`` fail the test: a bad config must be rejected before it."""
+
+    def compute(cfg, progress):
+        raise AssertionError(f"{module.ID}: compute ran with a bad config {cfg!r}")
+
+    monkeypatch.setattr(module, "compute", compute)
+
+
+class TestConfigRanges:
+    """Every field's range is checked before anything is computed; the message names the
+    experiment, the key, the first bad index and the value."""
+
+    @pytest.mark.parametrize(
+        ("key", "value", "error", "message"),
+        [
+            ("gammas", [], ValueError, r"`config\['gammas'\]` .* must not be empty"),
+            ("gammas", [1.0, -1], ValueError, r"`config\['gammas'\]\[1\]` .* >= 0, got -1"),
+            ("gammas", [1.0, float("nan")], ValueError, r"`config\['gammas'\]\[1\]` .* finite"),
+            ("gammas", [2.0, 2.0], ValueError, r"`config\['gammas'\]\[1\]` .* repeats entry 0"),
+            ("gammas", 2.0, TypeError, r"`config\['gammas'\]` .* must be a list"),
+            ("zipf_classes", 0, ValueError, r"`config\['zipf_classes'\]` .* >= 2, got 0"),
+            ("zipf_classes", 1, ValueError, r"`config\['zipf_classes'\]` .* >= 2, got 1"),
+            ("zipf_exponent", 0.0, ValueError, r"`config\['zipf_exponent'\]` .* > 0, got 0"),
+            ("zipf_exponent", float("inf"), ValueError, r"`config\['zipf_exponent'\]` .*"),
+            ("head_classes", 0, ValueError, r"`config\['head_classes'\]` .* >= 1, got 0"),
+            ("tail_classes", -2, ValueError, r"`config\['tail_classes'\]` .* >= 1, got -2"),
+            ("sweep_prior", [0.5, 0.6], ValueError, r"`config\['sweep_prior'\]` .* sum to 1"),
+            ("sweep_prior", [1.0], ValueError, r"`config\['sweep_prior'\]` .* at least 2"),
+            ("sweep_prior", [], ValueError, r"`config\['sweep_prior'\]` .* at least 2"),
+            ("sweep_prior", [1.2, -0.2], ValueError, r"`config\['sweep_prior'\]\[0\]` .* 1.2"),
+            ("sweep_prior", [0.5, 0.5, 0], ValueError, r"`config\['sweep_prior'\]\[2\]`.* 0"),
+            ("sweep_gamma_max", 3.0, ValueError, r"`config\['sweep_gamma_max'\]` .* >= 4"),
+            ("sweep_points", -3, ValueError, r"`config\['sweep_points'\]` .* >= 2, got -3"),
+            ("sweep_points", 1, ValueError, r"`config\['sweep_points'\]` .* >= 2, got 1"),
+            ("eps_points", 0, ValueError, r"`config\['eps_points'\]` .* >= 2, got 0"),
+            ("ks", [], ValueError, r"`config\['ks'\]` .* must not be empty"),
+            ("ks", [2, 1], ValueError, r"`config\['ks'\]\[1\]` .* >= 2, got 1"),
+            ("ks", [3, 3], ValueError, r"`config\['ks'\]\[1\]` .* repeats entry 0"),
+            ("ks", [2, 2.5], TypeError, r"`config\['ks'\]\[1\]` .* must be an integer"),
+            ("figures", "yes", TypeError, r"`config\['figures'\]` .* must be a bool"),
+            ("seed", -1, ValueError, r"`config\['seed'\]` .* >= 0, got -1"),
+        ],
+    )
+    def test_theory_rejects(self, monkeypatch, tiny, key, value, error, message):
+        _no_compute(monkeypatch, theory)
+        with pytest.raises(error, match="experiment 'theory'") as info:
+            theory.run({**tiny["theory"], key: value})
+        assert info.match(message)
+
+    @pytest.mark.parametrize(
+        ("key", "value", "error", "message"),
+        [
+            ("gammas", [], ValueError, r"`config\['gammas'\]` .* must not be empty"),
+            ("gammas", [0.0, -1], ValueError, r"`config\['gammas'\]\[1\]` .* >= 0, got -1"),
+            ("gammas", [1.0, 1], ValueError, r"`config\['gammas'\]\[1\]` .* repeats entry 0"),
+            ("sample_sizes", [1000], ValueError, r"`config\['sample_sizes'\]` .* at least 2"),
+            ("sample_sizes", [1000, 0], ValueError, r"`config\['sample_sizes'\]\[1\]`.* >= 1"),
+            ("sample_sizes", [10, 10], ValueError, r"`config\['sample_sizes'\]\[1\]`.* increase"),
+            ("sample_sizes", [100, 10], ValueError, r"`config\['sample_sizes'\]\[1\]`.* greater"),
+            ("repetitions", 0, ValueError, r"`config\['repetitions'\]` .* >= 1, got 0"),
+            ("classes", 4, ValueError, r"`config\['classes'\]` .* >= 5, got 4"),
+            ("rare_probability", 0.0, ValueError, r"`config\['rare_probability'\]` .* \(0, 1\)"),
+            ("rare_probability", 1.5, ValueError, r"`config\['rare_probability'\]` .* 1.5"),
+            ("rare_probability", 0.2, ValueError, r"`config\['rare_probability'\]` .* 1/classes"),
+            ("hidden", 0, ValueError, r"`config\['hidden'\]` .* >= 1, got 0"),
+            ("max_iter", -5, ValueError, r"`config\['max_iter'\]` .* >= 1, got -5"),
+            ("models", [], ValueError, r"`config\['models'\]` .* must not be empty"),
+            ("models", ["tree"], ValueError, r"`config\['models'\]\[0\]` .* got 'tree'"),
+            ("models", ["MLP", "MLP"], ValueError, r"`config\['models'\]\[1\]` .* repeats"),
+            ("seed", -3, ValueError, r"`config\['seed'\]` .* >= 0, got -3"),
+        ],
+    )
+    def test_discrete_rejects(self, monkeypatch, tiny, key, value, error, message):
+        _no_compute(monkeypatch, discrete)
+        with pytest.raises(error, match="experiment 'discrete'") as info:
+            discrete.run({**tiny["discrete"], key: value})
+        assert info.match(message)
+        # the progress plan checks the config the same way
+        with pytest.raises(error, match=message):
+            discrete.planned_units({**tiny["discrete"], key: value})
+
+    @pytest.mark.parametrize("module", [theory, discrete])
+    @pytest.mark.parametrize("config", [[1, 2], "gammas", 3])
+    def test_config_must_be_a_mapping(self, monkeypatch, module, config):
+        _no_compute(monkeypatch, module)
+        with pytest.raises(TypeError, match=f"`config` of experiment '{module.ID}' must be a dict"):
+            module.run(config)
+
+    @pytest.mark.parametrize("quick", [True, False])
+    def test_default_configs_validate(self, quick):
+        classes = {
+            "theory": theory.TheoryConfig,
+            "discrete": discrete.DiscreteConfig,
+            "continuous": importlib.import_module(
+                "focalentropy.experiments.continuous"
+            ).ContinuousConfig,
+            "real_data": importlib.import_module(
+                "focalentropy.experiments.real_data"
+            ).RealDataConfig,
+            "benchmark": importlib.import_module(
+                "focalentropy.experiments.benchmark"
+            ).BenchmarkConfig,
+        }
+        configs = default_configs(quick=quick, seed=3)
+        assert set(configs) == set(classes) == set(EXPERIMENTS)
+        for name, raw in configs.items():
+            cfg = _common.config_from_dict(classes[name], raw, name)
+            assert cfg.seed == 3
+            assert runner.planned_units(name, raw) >= 1
+
+    def test_bad_config_in_a_parallel_suite_is_a_crashed_result(self, tiny):
+        configs = {
+            "theory": {**tiny["theory"], "sweep_prior": [0.5, 0.6]},
+            "discrete": {**tiny["discrete"], "gammas": []},
+        }
+        seen: list[tuple[str, float, str]] = []
+        results = run_suite(
+            configs, jobs=2, backend="threading", progress=lambda *a: seen.append(a)
+        )
+        assert [r.id for r in results] == ["theory", "discrete"]
+        assert not any(r.passed for r in results)
+        assert "`config['sweep_prior']` of experiment 'theory' must sum to 1" in results[0].error
+        assert "`config['gammas']` of experiment 'discrete' must not be empty" in results[1].error
+        assert sorted(seen) == [("discrete", 1.0, "done"), ("theory", 4.0, "done")]
+
+    def test_validate_config_demands_a_check_per_field(self):
+        @dataclass(frozen=True)
+        class Partial:
+            steps: int = 10
+            rate: float = 0.5
+
+            def __post_init__(self) -> None:
+                _common.validate_config(self, "demo", {"steps": _common.int_at_least(1)})
+
+        with pytest.raises(TypeError, match=r"cover exactly its fields: unchecked \['rate'\]"):
+            Partial()
+
+    def test_sweep_order_follows_the_prior_not_the_list(self):
+        # a prior listed in increasing order: Q* keeps P's order, so no violation is counted
+        cfg = theory.TheoryConfig(sweep_prior=(0.03, 0.07, 0.15, 0.25, 0.5), sweep_points=11)
+        part = theory._sweep_part(cfg)
+        assert part.order_violations == 0
+        assert part.monotone_violations == 0
+
+
 class TestTheory:
     def test_all_claims_pass(self, theory_result):
         _assert_well_formed(theory_result)

@@ -126,6 +126,49 @@ class TestConfig:
         with pytest.raises(error, match=match):
             continuous.run({**tiny_config(), key: value})
 
+    @pytest.mark.parametrize(
+        ("key", "value", "error", "match"),
+        [
+            ("gammas", [], ValueError, r"`config\['gammas'\]` .* must not be empty"),
+            ("gammas", [0.0, -1], ValueError, r"`config\['gammas'\]\[1\]` .* >= 0, got -1"),
+            ("gammas", [2.0, 2], ValueError, r"`config\['gammas'\]\[1\]` .* repeats entry 0"),
+            ("priors", [0.5, 0.6, 0.1], ValueError, r"`config\['priors'\]` .* sum to 1"),
+            ("priors", [1.0, 0.0, 0.0], ValueError, r"`config\['priors'\]\[1\]` .* got 0"),
+            ("priors", [1.0], ValueError, r"`config\['priors'\]` .* at least 2"),
+            ("priors", [0.5, 0.5], ValueError, r"`config\['means'\]` .* one point per class"),
+            ("means", [], ValueError, r"`config\['means'\]` .* must not be empty"),
+            ("means", [[0.0], [1.0, 0.0], [0, 1]], ValueError, r"`config\['means'\]\[1\]`"),
+            ("means", [[0.0, "nan"]] * 3, ValueError, r"`config\['means'\]\[0\]` .* finite"),
+            ("means", [[], [], []], ValueError, r"`config\['means'\]\[0\]` .* non-empty"),
+            ("scale", 0.0, ValueError, r"`config\['scale'\]` .* > 0, got 0"),
+            ("scale", -1.0, ValueError, r"`config\['scale'\]` .* > 0, got -1"),
+            ("n_train", 0, ValueError, r"`config\['n_train'\]` .* >= 1, got 0"),
+            ("n_eval", -10, ValueError, r"`config\['n_eval'\]` .* >= 1, got -10"),
+            ("hidden", 0, ValueError, r"`config\['hidden'\]` .* >= 1, got 0"),
+            ("max_iter", 0, ValueError, r"`config\['max_iter'\]` .* >= 1, got 0"),
+            ("seeds", 0, ValueError, r"`config\['seeds'\]` .* >= 1, got 0"),
+            ("line", [[0.0, 0.0], [1.0]], ValueError, r"`config\['line'\]\[1\]` .* coordinates"),
+            ("line", [[0.0], [1.0]], ValueError, r"`config\['line'\]\[0\]` .* 2 coordinates"),
+            ("line", [[0.0, 0.0], [1.0, float("inf")]], ValueError, r"`config\['line'\]\[1\]`"),
+            ("figures", 1, TypeError, r"`config\['figures'\]` .* must be a bool"),
+            ("seed", -1, ValueError, r"`config\['seed'\]` .* >= 0, got -1"),
+        ],
+    )
+    def test_out_of_range_values_are_named(self, monkeypatch, key, value, error, match):
+        def compute(cfg, progress):
+            raise AssertionError("a bad config must be rejected before compute")
+
+        monkeypatch.setattr(continuous, "compute", compute)
+        with pytest.raises(error, match="experiment 'continuous'") as info:
+            continuous.run({**tiny_config(), key: value})
+        assert info.match(match)
+        with pytest.raises(error, match=match):
+            continuous.planned_units({**tiny_config(), key: value})
+
+    def test_config_must_be_a_mapping(self):
+        with pytest.raises(TypeError, match="`config` of experiment 'continuous' must be a dict"):
+            continuous.run([1, 2])  # type: ignore[arg-type]
+
 
 @pytest.fixture(scope="module")
 def micro_run():

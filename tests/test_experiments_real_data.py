@@ -183,6 +183,43 @@ class TestConfig:
         with pytest.raises(TypeError, match=r"`config\['gammas'\]\[0\]`"):
             real_data.run({**real_data.default_config(), "gammas": ["2"]})
 
+    @pytest.mark.parametrize(
+        ("key", "value", "error", "match"),
+        [
+            ("gammas", [], ValueError, r"`config\['gammas'\]` .* must not be empty"),
+            ("gammas", [2.0, 0.0], ValueError, r"`config\['gammas'\]\[1\]` .* > 0, got 0"),
+            ("gammas", [-1], ValueError, r"`config\['gammas'\]\[0\]` .* > 0, got -1"),
+            ("gammas", [1.0, 1.0], ValueError, r"`config\['gammas'\]\[1\]` .* repeats entry 0"),
+            ("gammas", 2.0, TypeError, r"`config\['gammas'\]` .* must be a list"),
+            ("quick", "no", TypeError, r"`config\['quick'\]` .* must be a bool"),
+            ("imbalance_ratio", 0.5, ValueError, r"`config\['imbalance_ratio'\]` .* >= 1"),
+            ("imbalance_ratio", float("nan"), ValueError, r"`config\['imbalance_ratio'\]`"),
+            ("epochs", 0, ValueError, r"`config\['epochs'\]` .* >= 1, got 0"),
+            ("epochs", -3, ValueError, r"`config\['epochs'\]` .* >= 1, got -3"),
+            ("epochs", True, TypeError, r"`config\['epochs'\]` .* integer or None, got True"),
+            ("augment", None, TypeError, r"`config\['augment'\]` .* must be a bool"),
+            ("seed", -2, ValueError, r"`config\['seed'\]` .* >= 0, got -2"),
+        ],
+    )
+    def test_out_of_range_values_are_named(self, monkeypatch, key, value, error, match):
+        from focalentropy.experiments import real_data
+
+        def compute(cfg, progress):
+            raise AssertionError("a bad config must be rejected before compute")
+
+        monkeypatch.setattr(real_data, "compute", compute)
+        with pytest.raises(error, match="experiment 'real_data'") as info:
+            real_data.run({**real_data.default_config(), key: value})
+        assert info.match(match)
+        with pytest.raises(error, match=match):
+            real_data.planned_units({key: value})
+
+    def test_config_must_be_a_mapping(self):
+        from focalentropy.experiments import real_data
+
+        with pytest.raises(TypeError, match="`config` of experiment 'real_data' must be a dict"):
+            real_data.run([1, 2])  # type: ignore[arg-type]
+
 
 def micro_config() -> dict:
     from focalentropy.experiments import real_data

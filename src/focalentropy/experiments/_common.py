@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Claim",
     "ExperimentResult",
+    "FieldCheck",
     "Finding",
     "Progress",
     "Table",
@@ -37,12 +38,23 @@ __all__ = [
     "derive_seed",
     "fig_to_png",
     "fit_loglog_slope",
+    "gammas_check",
+    "int_at_least",
+    "ints_at_least",
     "lbfgs_minimize",
+    "no_range",
+    "one_of",
+    "points_check",
+    "probability_vector",
     "pyplot",
+    "real_in",
+    "reals_in",
     "run_stages",
+    "subset_of",
     "to_builtin",
     "torch_threads",
     "train_mlp_adam",
+    "validate_config",
 ]
 
 #: ``progress(advance, description)``: called by experiments after each unit of work.
@@ -261,8 +273,10 @@ _SCALAR_TYPES: dict[str, tuple[type, str]] = {
 }
 
 
-def _convert(value: Any, kind: str, key: str, experiment: str) -> Any:
+def _convert(value: Any, kind: str, key: str, experiment: str, optional: bool = False) -> Any:
     """``value`` as the scalar type ``kind``, or a TypeError naming ``key``."""
+    if optional and value is None:
+        return None
     target, text = _SCALAR_TYPES[kind]
     if kind == "bool":
         ok = isinstance(value, (bool, np.bool_))
@@ -277,16 +291,26 @@ def _convert(value: Any, kind: str, key: str, experiment: str) -> Any:
     else:
         ok = isinstance(value, numbers.Real)
     if not ok:
+        text += " or None" if optional else ""
         raise TypeError(f"`{key}` of experiment {experiment!r} must be {text}, got {value!r}")
     return target(value)
 
 
-def coerce_config_fields(cfg: Any, experiment: str) -> None:
-    """Convert the fields of the frozen config dataclass ``cfg`` to their declared types, in place.
+def _split_optional(kind: str) -> tuple[str, bool]:
+    """``("int", True)`` for ``"int | None"``, ``("int", False)`` for ``"int"``."""
+    for suffix in (" | None", "|None"):
+        if kind.endswith(suffix):
+            return kind[: -len(suffix)].strip(), True
+    return kind, False
 
-    Fields annotated ``int``, ``float``, ``bool``, ``str`` or ``tuple[<one of those>, ...]``
-    are converted (a list becomes a tuple, ``1e3`` an ``int``); other fields are left
-    alone. Call it from ``__post_init__``.
+
+def coerce_config_fields(cfg: Any, experiment: str) -> None:
+    """Convert the fields of the config dataclass ``cfg`` to their declared types, in place.
+
+    Fields annotated ``int``, ``float``, ``bool``, ``str`` (optionally ``| None``) or
+    ``tuple[<one of those>, ...]`` / ``list[<one of those>]`` are converted (a list becomes a
+    tuple for a tuple field, ``1e3`` an ``int``); other fields are left alone. Call it from
+    ``__post_init__`` (:func:`validate_config` does).
 
     Raises
     ------
@@ -298,22 +322,309 @@ def coerce_config_fields(cfg: Any, experiment: str) -> None:
         kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
         value = getattr(cfg, f.name)
         key = f"config[{f.name!r}]"
-        if kind in _SCALAR_TYPES:
-            new = _convert(value, kind, key, experiment)
-        elif kind.startswith("tuple[") and kind.endswith(", ...]"):
-            item = kind[len("tuple[") : -len(", ...]")]
-            if item not in _SCALAR_TYPES:
+        base, optional = _split_optional(kind)
+        container: type | None = None
+        if base in _SCALAR_TYPES:
+            new = _convert(value, base, key, experiment, optional)
+        elif base.startswith("tuple[") and base.endswith(", ...]"):
+            container, item = tuple, base[len("tuple[") : -len(", ...]")]
+        elif base.startswith("list[") and base.endswith("]") and not optional:
+            container, item = list, base[len("list[") : -1]
+        else:
+            continue
+        if container is not None:
+            item, item_optional = _split_optional(item)
+            if item not in _SCALAR_TYPES or optional:
                 continue
             if isinstance(value, (str, bytes, Mapping)) or not hasattr(value, "__iter__"):
                 raise TypeError(
                     f"`{key}` of experiment {experiment!r} must be a list, got {value!r}"
                 )
-            new = tuple(
-                _convert(v, item, f"{key}[{i}]", experiment) for i, v in enumerate(list(value))
+            new = container(
+                _convert(v, item, f"{key}[{i}]", experiment, item_optional)
+                for i, v in enumerate(list(value))
             )
-        else:
-            continue
         object.__setattr__(cfg, f.name, new)
+
+
+# ---------------------------------------------------------------------------
+# range checks of config fields (validate_config)
+# ---------------------------------------------------------------------------
+
+#: A range check of one config field: ``check(value, key, experiment)`` raises a
+#: ``ValueError`` (``TypeError`` for a value of the wrong kind) naming the key.
+FieldCheck = Callable[[Any, str, str], None]
+
+#: Tolerance on the sum of a probability vector (:func:`probability_vector`).
+PROBABILITY_SUM_TOL = 1e-6
+
+
+def _where(key: str, experiment: str, index: int | None = None) -> str:
+    """``"`config['key'][i]` of experiment 'name'"``."""
+    item = "" if index is None else f"[{index}]"
+    return f"`config[{key!r}]{item}` of experiment {experiment!r}"
+
+
+def _interval_text(lo: float | None, hi: float | None, lo_open: bool, hi_open: bool) -> str:
+    """``"a finite number >= 0"``, ``"a finite number in (0, 1]"``, ..."""
+    if lo is not None and hi is not None:
+        left, right = "(" if lo_open else "[", ")" if hi_open else "]"
+        return f"a finite number in {left}{lo:g}, {hi:g}{right}"
+    if lo is not None:
+        return f"a finite number {'>' if lo_open else '>='} {lo:g}"
+    if hi is not None:
+        return f"a finite number {'<' if hi_open else '<='} {hi:g}"
+    return "a finite number"
+
+
+def _in_interval(
+    v: float, lo: float | None, hi: float | None, lo_open: bool, hi_open: bool
+) -> bool:
+    if not math.isfinite(v):
+        return False
+    if lo is not None and (v <= lo if lo_open else v < lo):
+        return False
+    return not (hi is not None and (v >= hi if hi_open else v > hi))
+
+
+def _as_sequence(value: Any, key: str, experiment: str) -> list[Any]:
+    if isinstance(value, (str, bytes, Mapping)) or not hasattr(value, "__iter__"):
+        raise TypeError(f"{_where(key, experiment)} must be a list, got {value!r}")
+    return list(value)
+
+
+def no_range(value: Any, key: str, experiment: str) -> None:
+    """The check of a field without a range (a bool switch, a seed-free flag): its type is
+    checked by :func:`coerce_config_fields`, nothing more."""
+    return None
+
+
+def int_at_least(minimum: int) -> FieldCheck:
+    """Check: an integer ``>= minimum``."""
+
+    def check(value: Any, key: str, experiment: str) -> None:
+        if value < minimum:
+            raise ValueError(f"{_where(key, experiment)} must be >= {minimum}, got {value!r}")
+
+    return check
+
+
+def real_in(
+    lo: float | None = None,
+    hi: float | None = None,
+    *,
+    lo_open: bool = False,
+    hi_open: bool = False,
+) -> FieldCheck:
+    """Check: a finite real number in the interval from ``lo`` to ``hi`` (``None``: unbounded;
+    ``lo_open``/``hi_open`` exclude the end point)."""
+    text = _interval_text(lo, hi, lo_open, hi_open)
+
+    def check(value: Any, key: str, experiment: str) -> None:
+        if not _in_interval(float(value), lo, hi, lo_open, hi_open):
+            raise ValueError(f"{_where(key, experiment)} must be {text}, got {value!r}")
+
+    return check
+
+
+def _check_items(
+    items: list[Any],
+    key: str,
+    experiment: str,
+    min_length: int,
+    distinct: bool,
+    increasing: bool,
+) -> None:
+    if len(items) < min_length:
+        need = "must not be empty" if min_length == 1 else f"needs at least {min_length} entries"
+        raise ValueError(f"{_where(key, experiment)} {need}, got {items!r}")
+    seen: dict[Any, int] = {}
+    for i, v in enumerate(items):
+        if distinct and v in seen:
+            raise ValueError(
+                f"{_where(key, experiment, i)} repeats entry {seen[v]}: the entries must be "
+                f"distinct, got {v!r}"
+            )
+        seen.setdefault(v, i)
+        if increasing and i > 0 and not v > items[i - 1]:
+            raise ValueError(
+                f"{_where(key, experiment, i)} must be greater than the entry before it "
+                f"({items[i - 1]!r}): the entries must increase, got {v!r}"
+            )
+
+
+def reals_in(
+    lo: float | None = None,
+    hi: float | None = None,
+    *,
+    lo_open: bool = False,
+    hi_open: bool = False,
+    min_length: int = 1,
+    distinct: bool = False,
+    increasing: bool = False,
+) -> FieldCheck:
+    """Check: a sequence of at least ``min_length`` finite reals, each as for :func:`real_in`
+    (``None`` entries are allowed when the field is declared ``list[float | None]``), distinct
+    or increasing when asked."""
+    text = _interval_text(lo, hi, lo_open, hi_open)
+
+    def check(value: Any, key: str, experiment: str) -> None:
+        items = _as_sequence(value, key, experiment)
+        for i, v in enumerate(items):
+            if v is not None and not _in_interval(float(v), lo, hi, lo_open, hi_open):
+                raise ValueError(f"{_where(key, experiment, i)} must be {text}, got {v!r}")
+        _check_items(items, key, experiment, min_length, distinct, increasing)
+
+    return check
+
+
+def ints_at_least(
+    minimum: int, *, min_length: int = 1, distinct: bool = False, increasing: bool = False
+) -> FieldCheck:
+    """Check: a sequence of at least ``min_length`` integers ``>= minimum``."""
+
+    def check(value: Any, key: str, experiment: str) -> None:
+        items = _as_sequence(value, key, experiment)
+        for i, v in enumerate(items):
+            if v < minimum:
+                raise ValueError(f"{_where(key, experiment, i)} must be >= {minimum}, got {v!r}")
+        _check_items(items, key, experiment, min_length, distinct, increasing)
+
+    return check
+
+
+def gammas_check(*, positive: bool = False) -> FieldCheck:
+    """Check: a non-empty sequence of distinct focusing parameters ``gamma >= 0``
+    (``> 0`` when ``positive``)."""
+    return reals_in(0.0, lo_open=positive, distinct=True)
+
+
+def probability_vector(*, min_length: int = 2) -> FieldCheck:
+    """Check: at least ``min_length`` finite positive entries summing to 1 (within
+    :data:`PROBABILITY_SUM_TOL`)."""
+
+    def check(value: Any, key: str, experiment: str) -> None:
+        items = _as_sequence(value, key, experiment)
+        for i, v in enumerate(items):
+            if not _in_interval(float(v), 0.0, 1.0, True, False):
+                raise ValueError(
+                    f"{_where(key, experiment, i)} must be a probability in (0, 1], got {v!r}"
+                )
+        _check_items(items, key, experiment, min_length, False, False)
+        total = math.fsum(float(v) for v in items)
+        if abs(total - 1.0) > PROBABILITY_SUM_TOL:
+            raise ValueError(
+                f"{_where(key, experiment)} must sum to 1 (a probability vector), "
+                f"got {items!r} (sum {total:.6g})"
+            )
+
+    return check
+
+
+def points_check(*, min_length: int = 1, length: int | None = None) -> FieldCheck:
+    """Check: a list of points (each a non-empty list of finite reals, all of one dimension),
+    at least ``min_length`` of them, exactly ``length`` when given."""
+
+    def check(value: Any, key: str, experiment: str) -> None:
+        items = _as_sequence(value, key, experiment)
+        if length is not None and len(items) != length:
+            raise ValueError(
+                f"{_where(key, experiment)} must be {length} points, got {len(items)}: {items!r}"
+            )
+        _check_items(items, key, experiment, min_length, False, False)
+        dim = None
+        for i, point in enumerate(items):
+            if isinstance(point, (str, bytes, Mapping)) or not hasattr(point, "__iter__"):
+                raise TypeError(
+                    f"{_where(key, experiment, i)} must be a point (a list of numbers), "
+                    f"got {point!r}"
+                )
+            coords = list(point)
+            if not coords or not all(math.isfinite(float(c)) for c in coords):
+                raise ValueError(
+                    f"{_where(key, experiment, i)} must be a non-empty list of finite numbers, "
+                    f"got {point!r}"
+                )
+            if dim is not None and len(coords) != dim:
+                raise ValueError(
+                    f"{_where(key, experiment, i)} must have {dim} coordinates like the "
+                    f"first point, got {point!r}"
+                )
+            dim = len(coords)
+
+    return check
+
+
+def one_of(options: Sequence[str]) -> FieldCheck:
+    """Check: one of ``options``."""
+
+    def check(value: Any, key: str, experiment: str) -> None:
+        if value not in options:
+            raise ValueError(
+                f"{_where(key, experiment)} must be one of {', '.join(map(repr, options))}, "
+                f"got {value!r}"
+            )
+
+    return check
+
+
+def subset_of(options: Sequence[str], *, min_length: int = 1) -> FieldCheck:
+    """Check: at least ``min_length`` distinct entries, each one of ``options``."""
+
+    def check(value: Any, key: str, experiment: str) -> None:
+        items = _as_sequence(value, key, experiment)
+        for i, v in enumerate(items):
+            if v not in options:
+                raise ValueError(
+                    f"{_where(key, experiment, i)} must be one of "
+                    f"{', '.join(map(repr, options))}, got {v!r}"
+                )
+        _check_items(items, key, experiment, min_length, True, False)
+
+    return check
+
+
+def validate_config(cfg: Any, experiment: str, checks: Mapping[str, FieldCheck]) -> None:
+    """Convert (:func:`coerce_config_fields`) and range-check every field of ``cfg``.
+
+    The body of a config dataclass's ``__post_init__``: ``checks`` maps every field
+    name to its check (:func:`int_at_least`, :func:`real_in`, :func:`reals_in`,
+    :func:`gammas_check`, :func:`probability_vector`, :func:`one_of`, :func:`subset_of`,
+    or :func:`no_range` for a switch), so a field cannot be left unchecked.
+
+    Raises
+    ------
+    TypeError
+        A value of the wrong type (from :func:`coerce_config_fields`), or ``checks``
+        does not cover exactly the fields of ``cfg`` (a programming error).
+    ValueError
+        A value out of range, naming the experiment, the key, the first bad index and the
+        value: ``"`config['gammas'][0]` of experiment 'theory' must be a finite number
+        >= 0, got -1.0"``.
+
+    Examples
+    --------
+    >>> from dataclasses import dataclass
+    >>> @dataclass(frozen=True)
+    ... class Demo:
+    ...     steps: int = 10
+    ...     def __post_init__(self) -> None:
+    ...         validate_config(self, "demo", {"steps": int_at_least(1)})
+    >>> Demo(0)
+    Traceback (most recent call last):
+    ...
+    ValueError: `config['steps']` of experiment 'demo' must be >= 1, got 0
+    """
+    coerce_config_fields(cfg, experiment)
+    names = [f.name for f in fields(cfg)]
+    unchecked, unknown = sorted(set(names) - set(checks)), sorted(set(checks) - set(names))
+    if unchecked or unknown:
+        raise TypeError(
+            f"the checks of {type(cfg).__name__} must cover exactly its fields: "
+            f"unchecked {unchecked}, unknown {unknown}"
+        )
+    for name in names:
+        checks[name](getattr(cfg, name), name, experiment)
 
 
 def config_from_dict(
@@ -423,6 +734,11 @@ def run_stages(
     -------
     ExperimentResult
     """
+    if config is not None and not isinstance(config, Mapping):
+        raise TypeError(
+            f"`config` of experiment {experiment.ID!r} must be a dict, got "
+            f"{type(config).__name__}: {config!r}"
+        )
     raw, progress, _ = prepare_run(config, experiment.default_config, progress)
     cfg = config_from_dict(config_class, raw, experiment.ID)
     with torch_threads(threads) if threads is not None else contextlib.nullcontext():

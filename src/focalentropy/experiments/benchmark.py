@@ -51,15 +51,24 @@ from ._benchmark_data import (
 from ._common import (
     Claim,
     ExperimentResult,
+    FieldCheck,
     Finding,
     Progress,
     Table,
+    config_from_dict,
     derive_seed,
     fig_to_png,
+    gammas_check,
+    int_at_least,
+    no_range,
     pyplot,
+    real_in,
+    reals_in,
     run_stages,
+    subset_of,
     torch_threads,
     train_mlp_adam,
+    validate_config,
 )
 
 __all__ = [
@@ -142,9 +151,47 @@ Kind = Literal["softmax", "sigmoid"]
 Unit = tuple[str, float | None, int]
 
 
+#: The multi-class data sets (``multiclass``) and the binary ones (``binary``).
+MULTICLASS_SETS = tuple(n for n, s in DATASETS.items() if s.collection != "imbalanced")
+BINARY_SETS = tuple(n for n, s in DATASETS.items() if s.collection == "imbalanced")
+
+
 @dataclass
 class BenchmarkConfig:
-    """Settings of the benchmark (``default_config`` returns them as a dict)."""
+    """Settings of the benchmark (``default_config`` returns them as a dict).
+
+    Built from the runner's dict by :func:`run` (the first five fields have no default);
+    an unknown key or a value out of range raises ``ValueError``, a value of the wrong
+    type ``TypeError`` (both name the key and, in a list, the first bad index), before any
+    data set is loaded.
+
+    Attributes
+    ----------
+    multiclass, binary : list of str
+        Names of multi-class and binary (KEEL imbalanced) sets of :data:`DATASETS`,
+        without repeats; at least one set in all.
+    seeds, hidden, steps : int
+        Seeds per unit, MLP width and Adam steps (``>= 1``).
+    ratios : list of float
+        Imbalance ratios of the multi-class sets (at least one, distinct, ``>= 1``).
+    gammas : list of float
+        Focusing parameters of the focal models (at least one, distinct, ``> 0``).
+    alphas : list of float or None
+        Class weights of the binary focal models (``None`` or in ``(0, 1)``, at least one).
+    summary_gamma : float
+        The gamma of the summary tables and the boosted models; one of ``gammas``.
+    batch_size, min_rare_test, n_bins : int
+        Adam batch size, fewest rare-class test rows of a run ratio, calibration bins
+        (``>= 1``).
+    lr, weight_decay : float
+        Adam learning rate (``> 0``) and L2 weight decay (``>= 0``).
+    n_jobs : int
+        joblib processes (``>= 1``, or negative as joblib counts: ``-1`` all cores).
+    seed : int
+        The run's seed (``>= 0``).
+    quick, figures : bool
+        Quick settings; draw the figures.
+    """
 
     multiclass: list[str]
     binary: list[str]
@@ -166,6 +213,52 @@ class BenchmarkConfig:
     quick: bool = True
     figures: bool = True
 
+    def __post_init__(self) -> None:
+        validate_config(self, ID, _CHECKS)
+        if not self.multiclass and not self.binary:
+            raise ValueError(
+                f"`config['multiclass']` and `config['binary']` of experiment {ID!r} are both "
+                "empty: name at least one data set"
+            )
+        if self.summary_gamma not in self.gammas:
+            raise ValueError(
+                f"`config['summary_gamma']` of experiment {ID!r} must be one of "
+                f"`config['gammas']` {self.gammas!r}, got {self.summary_gamma!r}"
+            )
+
+
+def _n_jobs_check(value: int, key: str, experiment: str) -> None:
+    """joblib's ``n_jobs``: a positive count, or negative (``-1``: all cores); not 0."""
+    if value == 0:
+        raise ValueError(
+            f"`config[{key!r}]` of experiment {experiment!r} must be >= 1 or negative "
+            f"(joblib: -1 uses all cores), got {value!r}"
+        )
+
+
+#: The range of every field of :class:`BenchmarkConfig` (:func:`~._common.validate_config`).
+_CHECKS: dict[str, FieldCheck] = {
+    "multiclass": subset_of(MULTICLASS_SETS, min_length=0),
+    "binary": subset_of(BINARY_SETS, min_length=0),
+    "seeds": int_at_least(1),
+    "hidden": int_at_least(1),
+    "steps": int_at_least(1),
+    "ratios": reals_in(1.0, distinct=True),
+    # gamma = 0 is the cross-entropy model every unit trains anyway
+    "gammas": gammas_check(positive=True),
+    "alphas": reals_in(0.0, 1.0, lo_open=True, hi_open=True, distinct=True),
+    "summary_gamma": real_in(0.0, lo_open=True),
+    "batch_size": int_at_least(1),
+    "lr": real_in(0.0, lo_open=True),
+    "weight_decay": real_in(0.0),
+    "min_rare_test": int_at_least(1),
+    "n_bins": int_at_least(1),
+    "n_jobs": _n_jobs_check,
+    "seed": int_at_least(0),
+    "quick": no_range,
+    "figures": no_range,
+}
+
 
 def default_config(quick: bool = True, seed: int = 0) -> dict:
     """Quick: 2 multi-class and 2 binary sets, 2 seeds, small models; full: everything."""
@@ -176,6 +269,8 @@ def default_config(quick: bool = True, seed: int = 0) -> dict:
             seeds=2,
             hidden=32,
             steps=400,
+            seed=int(seed),
+            quick=True,
         )
     else:
         cfg = BenchmarkConfig(
@@ -184,15 +279,17 @@ def default_config(quick: bool = True, seed: int = 0) -> dict:
             seeds=5,
             hidden=64,
             steps=3000,
+            seed=int(seed),
+            quick=False,
         )
-    cfg.seed, cfg.quick = int(seed), bool(quick)
     return asdict(cfg)
 
 
 def planned_units(config: dict) -> int:
-    """Progress calls of :func:`run`: one per (data set, imbalance, seed) unit."""
-    per_seed = len(config["multiclass"]) * len(config["ratios"]) + len(config["binary"])
-    return per_seed * int(config["seeds"])
+    """Progress calls of :func:`run`: one per (data set, imbalance, seed) unit
+    (``config`` is checked as :func:`run` checks it)."""
+    cfg = config_from_dict(BenchmarkConfig, config, ID)
+    return (len(cfg.multiclass) * len(cfg.ratios) + len(cfg.binary)) * cfg.seeds
 
 
 # ---------------------------------------------------------------------------

@@ -24,16 +24,23 @@ from numpy.typing import ArrayLike
 from ._common import (
     Claim,
     ExperimentResult,
+    FieldCheck,
     Progress,
     Table,
-    coerce_config_fields,
     config_from_dict,
     config_to_dict,
     derive_seed,
     fig_to_png,
+    gammas_check,
+    int_at_least,
     lbfgs_minimize,
+    no_range,
+    points_check,
+    probability_vector,
     pyplot,
+    real_in,
     run_stages,
+    validate_config,
 )
 
 __all__ = [
@@ -200,31 +207,35 @@ class ContinuousConfig:
     """Settings of experiment 3 (:func:`default_config` gives them as a dict).
 
     Built from the runner's dict by :func:`run`; missing keys take the quick defaults
-    below, an unknown key raises ``ValueError``, a value of the wrong type ``TypeError``
-    (both name the key).
+    below, an unknown key or a value out of range raises ``ValueError``, a value of the
+    wrong type ``TypeError`` (both name the key and, in a list, the first bad index),
+    before anything is trained.
 
     Attributes
     ----------
     gammas : tuple of float
-        Focusing parameters; ``0`` (cross-entropy) gives the baseline claim.
+        Focusing parameters (at least one, distinct, ``>= 0``); ``0`` (cross-entropy)
+        gives the baseline claim.
     priors : tuple of float, shape (K,)
-        Class priors.
+        Class priors: a probability vector (``K >= 2`` positive entries summing to 1
+        within ``1e-6``).
     means : tuple of tuple of float, shape (K, d)
-        Class means.
+        Class means: one finite point per class, all of dimension ``d >= 1``.
     scale : float
-        Common standard deviation of the classes.
+        Common standard deviation of the classes (``> 0``).
     n_train, n_eval : int
-        Training sample size (per seed) and size of the fresh evaluation sample.
+        Training sample size (per seed) and size of the fresh evaluation sample (``>= 1``).
     hidden, max_iter : int
-        Width of the MLP's two hidden layers and L-BFGS iterations.
+        Width of the MLP's two hidden layers and L-BFGS iterations (``>= 1``).
     seeds : int
-        Models trained per ``gamma``.
+        Models trained per ``gamma`` (``>= 1``).
     line : tuple of 2 points
-        End points of the line along which the posteriors are plotted.
+        End points of the line along which the posteriors are plotted (dimension ``d``).
     figures : bool
         Draw the figures (``False``: matplotlib is not even imported).
     seed : int
-        Seed of the evaluation sample, the training samples and the initialisations.
+        Seed of the evaluation sample, the training samples and the initialisations
+        (``>= 0``).
     """
 
     gammas: tuple[float, ...] = (0.0, 2.0, 5.0)
@@ -241,7 +252,6 @@ class ContinuousConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        coerce_config_fields(self, ID)
         for name in ("means", "line"):
             points = getattr(self, name)
             try:
@@ -252,14 +262,40 @@ class ContinuousConfig:
                     f"(lists of numbers), got {points!r}"
                 ) from None
             object.__setattr__(self, name, value)
-        if len(self.line) != 2:
+        validate_config(self, ID, _CHECKS)
+        if len(self.means) != len(self.priors):
             raise ValueError(
-                f"`config['line']` of experiment {ID!r} must be 2 points, got {len(self.line)}"
+                f"`config['means']` of experiment {ID!r} must have one point per class of "
+                f"`config['priors']` ({len(self.priors)}), got {len(self.means)}"
             )
+        dim = len(self.means[0])
+        for i, point in enumerate(self.line):
+            if len(point) != dim:
+                raise ValueError(
+                    f"`config['line'][{i}]` of experiment {ID!r} must have {dim} coordinates "
+                    f"like the class means, got {list(point)!r}"
+                )
 
     def mixture(self) -> GaussianMixture:
         """The data distribution."""
         return GaussianMixture(self.priors, self.means, self.scale)
+
+
+#: The range of every field of :class:`ContinuousConfig` (:func:`~._common.validate_config`).
+_CHECKS: dict[str, FieldCheck] = {
+    "gammas": gammas_check(),
+    "priors": probability_vector(),
+    "means": points_check(),
+    "scale": real_in(0.0, lo_open=True),
+    "n_train": int_at_least(1),
+    "n_eval": int_at_least(1),
+    "hidden": int_at_least(1),
+    "max_iter": int_at_least(1),
+    "seeds": int_at_least(1),
+    "line": points_check(length=2),
+    "figures": no_range,
+    "seed": int_at_least(0),
+}
 
 
 @dataclass(frozen=True)

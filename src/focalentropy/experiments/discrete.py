@@ -32,16 +32,24 @@ from numpy.typing import ArrayLike
 from ._common import (
     Claim,
     ExperimentResult,
+    FieldCheck,
     Progress,
     Table,
-    coerce_config_fields,
+    config_from_dict,
     config_to_dict,
     derive_seed,
     fig_to_png,
     fit_loglog_slope,
+    gammas_check,
+    int_at_least,
+    ints_at_least,
     lbfgs_minimize,
+    no_range,
     pyplot,
+    real_in,
     run_stages,
+    subset_of,
+    validate_config,
 )
 
 if TYPE_CHECKING:
@@ -89,29 +97,32 @@ STATS = ("meanQ", "maxQ", "meanP", "maxP", "rare")
 class DiscreteConfig:
     """Settings of experiment 2 (:func:`default_config` gives them as a dict).
 
-    Built from the runner's dict by :func:`run`; an unknown key raises ``ValueError``,
-    a value of the wrong type ``TypeError`` (both name the key).
+    Built from the runner's dict by :func:`run`; an unknown key or a value out of range
+    raises ``ValueError``, a value of the wrong type ``TypeError`` (both name the key and,
+    in a list, the first bad index), before anything is fitted.
 
     Attributes
     ----------
     gammas : tuple of float
-        Focusing parameters (``0``: cross-entropy, where Q* = P).
+        Focusing parameters (at least one, distinct, ``>= 0``; ``0``: cross-entropy,
+        where Q* = P).
     sample_sizes : tuple of int
-        Sample sizes n (at least two: the convergence slope is fitted over them).
+        Sample sizes n, increasing, ``>= 1`` (at least two: the convergence slope is
+        fitted over them).
     repetitions : int
-        Data sets drawn per n.
+        Data sets drawn per n (``>= 1``).
     classes : int
         Number of classes K (``>= 5`` so the head + rare-tail cell is over-suppressed).
     rare_probability : float
-        Probability of the rare class in the head + rare-tail cell.
+        Probability of the rare class in the head + rare-tail cell, in ``(0, 1/K)``.
     hidden, max_iter : int
-        MLP width and L-BFGS iterations (:func:`fit_cells`).
+        MLP width and L-BFGS iterations (:func:`fit_cells`), ``>= 1``.
     models : tuple of str
-        Subset of ``("free logits", "MLP")``.
+        Non-empty subset of ``("free logits", "MLP")``, without repeats.
     figures : bool
         Draw the figures.
     seed : int
-        Seed of the data draws and the MLP initialisation.
+        Seed of the data draws and the MLP initialisation (``>= 0``).
     """
 
     gammas: tuple[float, ...] = (0.0, 1.0, 2.0, 5.0)
@@ -126,13 +137,30 @@ class DiscreteConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        coerce_config_fields(self, ID)
-        for i, mod in enumerate(self.models):
-            if mod not in MODELS:
-                raise ValueError(
-                    f"`config['models'][{i}]` of experiment 'discrete' must be one of "
-                    f"{', '.join(map(repr, MODELS))}, got {mod!r}"
-                )
+        validate_config(self, ID, _CHECKS)
+        if not self.rare_probability < 1.0 / self.classes:
+            raise ValueError(
+                f"`config['rare_probability']` of experiment {ID!r} must be < 1/classes = "
+                f"{1.0 / self.classes:.6g} (the rare class is the rarest), "
+                f"got {self.rare_probability!r}"
+            )
+
+
+#: The range of every field of :class:`DiscreteConfig` (:func:`~._common.validate_config`).
+_CHECKS: dict[str, FieldCheck] = {
+    "gammas": gammas_check(),
+    # the convergence slope is fitted over the sample sizes
+    "sample_sizes": ints_at_least(1, min_length=2, increasing=True),
+    "repetitions": int_at_least(1),
+    # over-suppression of the rare class needs K >= 5 (docs/theory.rst, "Regimes")
+    "classes": int_at_least(5),
+    "rare_probability": real_in(0.0, 1.0, lo_open=True, hi_open=True),
+    "hidden": int_at_least(1),
+    "max_iter": int_at_least(1),
+    "models": subset_of(MODELS),
+    "figures": no_range,
+    "seed": int_at_least(0),
+}
 
 
 def default_config(quick: bool = True, seed: int = 0) -> dict[str, Any]:
@@ -378,8 +406,10 @@ def _errors(q: np.ndarray, q_star: np.ndarray, p: np.ndarray, rare_cell: int) ->
 
 
 def planned_units(config: dict[str, Any]) -> int:
-    """How many ``progress`` calls :func:`compute` makes: one per (gamma, model) fit."""
-    return len(config["gammas"]) * len(config["models"])
+    """How many ``progress`` calls :func:`compute` makes: one per (gamma, model) fit
+    (``config`` is checked as :func:`run` checks it)."""
+    cfg = config_from_dict(DiscreteConfig, config, ID)
+    return len(cfg.gammas) * len(cfg.models)
 
 
 def compute(cfg: DiscreteConfig, progress: Progress) -> DiscreteData:

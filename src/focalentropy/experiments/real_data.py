@@ -29,14 +29,19 @@ import numpy as np
 from ._common import (
     Claim,
     ExperimentResult,
+    FieldCheck,
     Progress,
     Table,
-    coerce_config_fields,
     config_from_dict,
     config_to_dict,
     fig_to_png,
+    gammas_check,
+    int_at_least,
+    no_range,
     pyplot,
+    real_in,
     run_stages,
+    validate_config,
 )
 
 __all__ = [
@@ -86,25 +91,26 @@ class RealDataConfig:
     """Settings of experiment 4 (:func:`default_config` gives them as a dict).
 
     Built from the runner's dict by :func:`run`; missing keys take the quick defaults
-    below, an unknown key raises ``ValueError``, a value of the wrong type ``TypeError``
-    (both name the key).
+    below, an unknown key or a value out of range raises ``ValueError``, a value of the
+    wrong type ``TypeError`` (both name the key and, in a list, the first bad index),
+    before anything is trained.
 
     Attributes
     ----------
     gammas : tuple of float
-        Focusing parameters of the focal models.
+        Focusing parameters of the focal models (at least one, distinct, ``> 0``).
     quick : bool
         60 training epochs (``False``: 150) unless ``epochs`` is given.
     imbalance_ratio : float
-        Largest over smallest class size of the long-tailed digits.
+        Largest over smallest class size of the long-tailed digits (``>= 1``).
     epochs : int or None
-        Overrides the number of epochs set by ``quick``.
+        Overrides the number of epochs set by ``quick`` (``>= 1``).
     augment : bool
         One-pixel-shift augmentation of the images.
     figures : bool
         Draw the figures (``False``: matplotlib is not even imported).
     seed : int
-        Seed of the split and the training.
+        Seed of the split and the training (``>= 0``).
     """
 
     gammas: tuple[float, ...] = (1.0, 2.0, 3.0)
@@ -116,15 +122,27 @@ class RealDataConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        coerce_config_fields(self, ID)
-        epochs = self.epochs
-        if epochs is not None:
-            if isinstance(epochs, bool) or not float(epochs).is_integer():
-                raise TypeError(
-                    f"`config['epochs']` of experiment {ID!r} must be an integer or None, "
-                    f"got {epochs!r}"
-                )
-            object.__setattr__(self, "epochs", int(epochs))
+        validate_config(self, ID, _CHECKS)
+
+
+def _epochs_check(value: int | None, key: str, experiment: str) -> None:
+    """``None`` (``quick`` decides) or an integer ``>= 1``."""
+    if value is not None:
+        int_at_least(1)(value, key, experiment)
+
+
+#: The range of every field of :class:`RealDataConfig` (:func:`~._common.validate_config`).
+_CHECKS: dict[str, FieldCheck] = {
+    # focal models; gamma = 0 would be a second cross-entropy model (Q* = P)
+    "gammas": gammas_check(positive=True),
+    "quick": no_range,
+    # largest over smallest class size
+    "imbalance_ratio": real_in(1.0),
+    "epochs": _epochs_check,
+    "augment": no_range,
+    "figures": no_range,
+    "seed": int_at_least(0),
+}
 
 
 @dataclass(frozen=True)

@@ -141,6 +141,15 @@ def run_experiment(
     return result
 
 
+def _units_done(name: str, config: dict) -> float:
+    """The progress units of a finished experiment; 1 when its config is invalid (the
+    experiment then crashed with the error naming the key, kept in its result)."""
+    try:
+        return float(planned_units(name, config))
+    except (TypeError, ValueError):
+        return 1.0
+
+
 def _run_in_worker(name: str, config: dict) -> ExperimentResult:
     return run_experiment(name, config)
 
@@ -209,7 +218,7 @@ def run_suite(
     def collect(parallel: Parallel) -> None:
         for res in parallel(tasks):
             results[res.id] = res
-            report(res.id, float(planned_units(res.id, configs[res.id])), "done")
+            report(res.id, _units_done(res.id, configs[res.id]), "done")
 
     if backend == "dask":
         try:
