@@ -156,7 +156,7 @@ MULTICLASS_SETS = tuple(n for n, s in DATASETS.items() if s.collection != "imbal
 BINARY_SETS = tuple(n for n, s in DATASETS.items() if s.collection == "imbalanced")
 
 
-@dataclass
+@dataclass(frozen=True)
 class BenchmarkConfig:
     """Settings of the benchmark (``default_config`` returns them as a dict).
 
