@@ -22,6 +22,7 @@ from _torch_cases import (  # noqa: E402
 )
 from focalentropy.torch import FocalLoss, SigmoidFocalLoss, focal_loss, sigmoid_focal_loss  # noqa: E402
 from focalentropy.torch._functional import _per_sample_gamma  # noqa: E402
+from focalentropy.torch._sigmoid import elementwise_traceable  # noqa: E402
 from focalentropy.torch._softmax import (  # noqa: E402
     CompiledSoftmaxFocal,
     SoftmaxFocal,
@@ -362,6 +363,52 @@ class TestCompiledKernelAgrees:
         assert graphs[0].count("autograd_function_apply(") == 1
         torch.testing.assert_close(value, focal_loss(z, y, 2.0), rtol=1e-12, atol=0)
         torch.testing.assert_close(g_c, g_e, rtol=1e-11, atol=1e-12)
+
+
+class TestHardTargetKernelAgrees:
+    """The eager sigmoid kernel's one-term form for targets in {0, 1} against the
+    two-term form: values and x-derivatives, also at saturated and infinite logits."""
+
+    @pytest.mark.parametrize("gamma", [0.0, 0.5, 1.0, 2.0, 5.0])
+    @pytest.mark.parametrize("alpha", [None, 0.25, "per-class"])
+    @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+    def test_equals_two_term_form(self, gamma, alpha, dtype):
+        from focalentropy.torch._sigmoid import _hard_terms, _terms, _weights
+
+        gen = torch.Generator().manual_seed(5)
+        x = torch.randn(500, 7, dtype=dtype, generator=gen) * 10
+        x[0, :6] = torch.tensor([math.inf, -math.inf, 800.0, -800.0, 60.0, -60.0])
+        t = (torch.rand(500, 7, generator=gen) > 0.7).to(dtype)
+        a = (
+            torch.rand(7, dtype=dtype, generator=gen).expand_as(x)
+            if alpha == "per-class"
+            else alpha
+        )
+        value, d = _hard_terms(x, t, a, gamma, want_grad=True)
+        l_pos, l_neg, d_pos, d_neg = _terms(x, gamma, want_grad=True)
+        a_pos, a_neg = _weights(t, a)
+        # float32: both forms round exp(-gamma softplus) to ~gamma |x| eps
+        rtol = 1e-12 if dtype == torch.float64 else 3e-5
+        torch.testing.assert_close(
+            value, l_pos * a_pos + a_neg * l_neg, rtol=rtol, atol=0, equal_nan=True
+        )
+        torch.testing.assert_close(d, d_pos * a_pos + a_neg * d_neg, rtol=rtol, atol=1e-300)
+
+    def test_mixed_blocks_equal_the_formula(self):
+        """Hard blocks and a block with one soft target, through the public loss."""
+        from focalentropy.torch._sigmoid import _BLOCK
+
+        gen = torch.Generator().manual_seed(6)
+        x = torch.randn(3 * _BLOCK // 8, 8, dtype=torch.float64, generator=gen) * 4
+        t = (torch.rand(x.shape, generator=gen) < 0.1).double()
+        t[-1, 0] = 0.3  # the last block takes the two-term form
+        x.requires_grad_()
+        got = sigmoid_focal_loss(x, t, alpha=0.25, gamma=2.0, reduction="sum")
+        (g_got,) = torch.autograd.grad(got, x)
+        ref = elementwise_traceable(x, t, 2.0, 0.25).sum()
+        (g_ref,) = torch.autograd.grad(ref, x)
+        torch.testing.assert_close(got, ref, rtol=1e-12, atol=0)
+        torch.testing.assert_close(g_got, g_ref, rtol=1e-11, atol=1e-15)
 
 
 class TestFuncInsideCompile:

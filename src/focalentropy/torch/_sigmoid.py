@@ -25,6 +25,7 @@ which are the binary cross-entropy's.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -81,6 +82,53 @@ def _terms(
     d_pos = torch.where(finite, d_pos, (x < 0).to(x.dtype)).neg_()
     d_neg = torch.where(finite, d_neg, (x > 0).to(x.dtype))
     return l_pos, l_neg, d_pos, d_neg
+
+
+def _hard(ts: Tensor) -> bool:
+    """Whether every target of a (CPU) block is 0 or 1 (reading data is free there):
+    ``t^2 = t`` exactly for those two values only (NaN fails)."""
+    return torch.equal(ts * ts, ts)
+
+
+def _hard_terms(
+    xs: Tensor, ts: Tensor, al: float | Tensor | None, gamma: float, want_grad: bool
+) -> tuple[Tensor, Tensor | None]:
+    """The loss and its x-derivative for targets in {0, 1}: only the true class's term.
+
+    With the margin ``m = s x``, ``s = 2t - 1``, and ``p_t = sigmoid(m)``, the
+    loss is ``a_t l(p_t) = a_t exp(-gamma softplus(m)) softplus(-m)`` and
+    ``d/dx = -s a_t (1-p_t)^gamma ((1-p_t) + gamma p_t softplus(-m))``: about
+    half the work of the two-term form, the same values. Written with
+    products rather than ``where`` (slow on the CPU); masks only for the rare
+    block with a non-finite logit.
+    """
+    sign = ts * 2.0 - 1.0
+    m = xs * sign
+    # a sum is cheaper than a mask; an overflowing sum only costs the masked path
+    all_finite = bool(torch.isfinite(m.sum()))
+    finite = None if all_finite else torch.isfinite(m)
+    mf = m if finite is None else torch.where(finite, m, 0.0)
+    e = torch.exp(-mf.abs())
+    sp = torch.log1p(e)
+    nlp = torch.relu(-mf).add_(sp)  # -log p_t
+    focus = None if _is_zero(gamma) else torch.relu(mf).add_(sp).mul_(-gamma).exp_()
+    a_t = None if al is None else (al - 0.5) * sign + 0.5  # alpha or 1 - alpha
+    value = (nlp.clone() if want_grad else nlp) if focus is None else focus * nlp
+    if finite is not None:  # as the two-term form and BCE: inf when wrong, nan (0 * inf) when right
+        value = torch.where(finite, value, torch.where(m > 0, math.nan, math.inf))
+    if a_t is not None:
+        value.mul_(a_t)
+    if not want_grad:
+        return value, None
+    d = torch.sigmoid(mf).mul_(nlp).mul_(gamma).add_(torch.sigmoid(-mf))  # q_t + gamma p_t nlp
+    if focus is not None:
+        d.mul_(focus)
+    if finite is not None:
+        d = torch.where(finite, d, (m < 0).to(m.dtype))
+    d.mul_(-sign)  # d loss/dm = -d; dm/dx = s
+    if a_t is not None:
+        d.mul_(a_t)
+    return value, d
 
 
 def _pieces(
@@ -221,10 +269,14 @@ class SigmoidFocal(torch.autograd.Function):
         out = None if reduce_sum else torch.empty_like(x)
         total = x.new_zeros(())
         start = 0
+        host = x.device.type == "cpu"
         for xs, ts, al in _blocks(x, t, alpha):
-            l_pos, l_neg, _, _ = _terms(xs, gamma, want_grad=False)
-            a_pos, a_neg = _weights(ts, al)
-            value = l_pos.mul_(a_pos).addcmul_(a_neg, l_neg)
+            if host and _hard(ts):
+                value, _ = _hard_terms(xs, ts, al, gamma, want_grad=False)
+            else:
+                l_pos, l_neg, _, _ = _terms(xs, gamma, want_grad=False)
+                a_pos, a_neg = _weights(ts, al)
+                value = l_pos.mul_(a_pos).addcmul_(a_neg, l_neg)
             if reduce_sum:
                 total += value.sum()
             elif x.dim() == 0 or out is None:
@@ -255,9 +307,16 @@ class SigmoidFocal(torch.autograd.Function):
         grad_a = torch.empty_like(x) if need_a else None
         g_full = grad if ctx.reduce_sum else grad.expand_as(x)
         start = 0
+        host = x.device.type == "cpu" and grad_t is None and grad_a is None
         for xs, ts, al, gs in _blocks(x, t, alpha, g_full):
-            l_pos, l_neg, d_pos, d_neg = _terms(xs, ctx.gamma, want_grad=need_x)
             sl = slice(start, start + xs.shape[0]) if x.dim() else ...
+            if host and grad_x is not None and _hard(ts):
+                _, d = _hard_terms(xs, ts, al, ctx.gamma, want_grad=True)
+                assert d is not None
+                grad_x[sl] = d.mul_(gs)
+                start += xs.shape[0] if x.dim() else 0
+                continue
+            l_pos, l_neg, d_pos, d_neg = _terms(xs, ctx.gamma, want_grad=need_x)
             if grad_x is not None and d_pos is not None and d_neg is not None:
                 a_pos, a_neg = _weights(ts, al)
                 grad_x[sl] = d_pos.mul_(a_pos).addcmul_(a_neg, d_neg).mul_(gs)
