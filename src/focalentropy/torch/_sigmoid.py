@@ -20,7 +20,9 @@ which are the binary cross-entropy's.
 * :class:`SigmoidFocal`: the eager kernel. It works through the input in
   blocks of ~64K elements so that the temporaries of the formula stay small
   (peak extra memory: the output plus a few blocks), saves only its inputs,
-  and recomputes the gradient blockwise in backward.
+  and recomputes the gradient blockwise in backward. On the CPU a block whose
+  targets are all 0 or 1 evaluates only the true class's term
+  (:func:`_hard_terms`, held equal to the two-term form by the tests).
 """
 
 from __future__ import annotations
