@@ -10,7 +10,6 @@ from torch import Tensor
 
 from ._checks import (
     Reduction,
-    assert_async,
     autocast_off,
     check_class_weight,
     check_floating,
@@ -21,8 +20,8 @@ from ._checks import (
     check_softmax_target,
     check_tensor,
     compiling_plain_autograd,
-    first_index,
     host_checks,
+    require_all,
     tracing,
 )
 from ._sigmoid import SigmoidFocal, SigmoidFocalTraced, elementwise_traceable
@@ -287,13 +286,12 @@ def _check_alpha_tensor(alpha: Tensor, inputs: Tensor, dtype: torch.dtype) -> Te
             f"`alpha` of shape {tuple(alpha.shape)} does not broadcast to `inputs` of shape "
             f"{tuple(inputs.shape)} (a per-class alpha for (N, C) inputs has shape (C,))"
         ) from None
-    bad = ~((alpha >= 0) & (alpha <= 1))
-    if host_checks(alpha):
-        if bool(bad.any()):
-            at = first_index(bad) if alpha.dim() else ()
-            raise ValueError(f"`alpha` must lie in [0, 1], got {alpha[at].item()} at {at}")
-    else:
-        assert_async(~bad.any(), "sigmoid_focal_loss: alpha must lie in [0, 1]")
+    require_all(
+        (alpha >= 0) & (alpha <= 1),
+        host_checks(alpha),
+        lambda at: f"`alpha` must lie in [0, 1], got {alpha[at].item()} at {at}",
+        "sigmoid_focal_loss: alpha must lie in [0, 1]",
+    )
     return a
 
 

@@ -22,7 +22,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ._checks import assert_async, check_floating, check_gamma, check_tensor, host_checks
+from ._checks import (
+    check_floating,
+    check_gamma,
+    check_tensor,
+    host_checks,
+    require_all,
+)
 from ._softmax import SOFTPLUS_THRESHOLD, _class_ids, log1m_softmax
 
 _KINDS = ("softmax", "sigmoid")
@@ -128,16 +134,15 @@ def recover(
     x = input.to(dtype)
     host = host_checks(x)
     if not from_logits:
-        bad = ~((x >= 0) & (x <= 1))
-        if host:
-            if bool(bad.any()):
-                at = tuple(int(i) for i in bad.nonzero()[0])
-                raise ValueError(
-                    f"`input` must hold probabilities in [0, 1] (or pass logits with "
-                    f"`from_logits=True`); found {x[at].item()} at index {at}"
-                )
-        else:
-            assert_async(~bad.any(), "recover: input must hold probabilities in [0, 1]")
+        require_all(
+            (x >= 0) & (x <= 1),
+            host,
+            lambda at: (
+                "`input` must hold probabilities in [0, 1] (or pass logits with "
+                f"`from_logits=True`); found {x[at].item()} at index {at}"
+            ),
+            "recover: input must hold probabilities in [0, 1]",
+        )
     if kind == "sigmoid":
         out = _recover_sigmoid(x, g, alpha, from_logits, log)
     else:
@@ -176,12 +181,12 @@ def _recover_softmax(
 
 
 def _check_alpha_values(a: Tensor, ok: Tensor, what: str) -> None:
-    if host_checks(a):
-        if not bool(ok.all()):
-            at = tuple(int(i) for i in (~ok).nonzero()[0])
-            raise ValueError(f"`alpha` must be {what}, got {a[at].item()} at index {at}")
-    else:
-        assert_async(ok.all(), f"recover: alpha must be {what}")
+    require_all(
+        ok,
+        host_checks(a),
+        lambda at: f"`alpha` must be {what}, got {a[at].item()} at index {at}",
+        f"recover: alpha must be {what}",
+    )
 
 
 def _recover_sigmoid(

@@ -22,13 +22,13 @@ which are the binary cross-entropy's.
   (peak extra memory: the output plus a few blocks), saves only its inputs,
   and recomputes the gradient blockwise in backward. On the CPU a block whose
   targets are all 0 or 1 evaluates only the true class's term
-  (:func:`_hard_terms`, held equal to the two-term form by the tests).
+  (:func:`_hard_value`, :func:`_hard_grad`, held equal to the two-term form by the tests).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -92,45 +92,55 @@ def _hard(ts: Tensor) -> bool:
     return torch.equal(ts * ts, ts)
 
 
-def _hard_terms(
-    xs: Tensor, ts: Tensor, al: float | Tensor | None, gamma: float, want_grad: bool
-) -> tuple[Tensor, Tensor | None]:
-    """The loss and its x-derivative for targets in {0, 1}: only the true class's term.
+class _HardParts(NamedTuple):
+    """The shared pieces of the one-term form (targets in {0, 1})."""
 
-    With the margin ``m = s x``, ``s = 2t - 1``, and ``p_t = sigmoid(m)``, the
-    loss is ``a_t l(p_t) = a_t exp(-gamma softplus(m)) softplus(-m)`` and
-    ``d/dx = -s a_t (1-p_t)^gamma ((1-p_t) + gamma p_t softplus(-m))``: about
-    half the work of the two-term form, the same values. Written with
-    products rather than ``where`` (slow on the CPU); masks only for the rare
-    block with a non-finite logit.
-    """
+    sign: Tensor  # s = 2t - 1
+    m: Tensor  # the margin s x
+    finite: Tensor | None  # None when every margin is finite (the usual block)
+    mf: Tensor  # m with non-finite entries replaced by 0
+    nlp: Tensor  # -log p_t = softplus(-m)
+    focus: Tensor | None  # (1 - p_t)^gamma (None for gamma = 0)
+    a_t: float | Tensor | None  # alpha or 1 - alpha (None without alpha)
+
+
+def _hard_parts(xs: Tensor, ts: Tensor, al: float | Tensor | None, gamma: float) -> _HardParts:
+    """With the margin ``m = s x``, ``s = 2t - 1``, and ``p_t = sigmoid(m)``, the loss is
+    ``a_t l(p_t) = a_t exp(-gamma softplus(m)) softplus(-m)``: about half the work of the
+    two-term form, the same values. Written with products rather than ``where`` (slow on
+    the CPU); masks only for the rare block with a non-finite logit."""
     sign = ts * 2.0 - 1.0
     m = xs * sign
     # a sum is cheaper than a mask; an overflowing sum only costs the masked path
-    all_finite = bool(torch.isfinite(m.sum()))
-    finite = None if all_finite else torch.isfinite(m)
+    finite = None if bool(torch.isfinite(m.sum())) else torch.isfinite(m)
     mf = m if finite is None else torch.where(finite, m, 0.0)
-    e = torch.exp(-mf.abs())
-    sp = torch.log1p(e)
-    nlp = torch.relu(-mf).add_(sp)  # -log p_t
+    sp = torch.log1p(torch.exp(-mf.abs()))
+    nlp = torch.relu(-mf).add_(sp)
     focus = None if _is_zero(gamma) else torch.relu(mf).add_(sp).mul_(-gamma).exp_()
-    a_t = None if al is None else (al - 0.5) * sign + 0.5  # alpha or 1 - alpha
-    value = (nlp.clone() if want_grad else nlp) if focus is None else focus * nlp
-    if finite is not None:  # as the two-term form and BCE: inf when wrong, nan (0 * inf) when right
-        value = torch.where(finite, value, torch.where(m > 0, math.nan, math.inf))
-    if a_t is not None:
-        value.mul_(a_t)
-    if not want_grad:
-        return value, None
-    d = torch.sigmoid(mf).mul_(nlp).mul_(gamma).add_(torch.sigmoid(-mf))  # q_t + gamma p_t nlp
-    if focus is not None:
-        d.mul_(focus)
-    if finite is not None:
-        d = torch.where(finite, d, (m < 0).to(m.dtype))
-    d.mul_(-sign)  # d loss/dm = -d; dm/dx = s
-    if a_t is not None:
-        d.mul_(a_t)
-    return value, d
+    a_t = None if al is None else (al - 0.5) * sign + 0.5
+    return _HardParts(sign, m, finite, mf, nlp, focus, a_t)
+
+
+def _hard_value(xs: Tensor, ts: Tensor, al: float | Tensor | None, gamma: float) -> Tensor:
+    """The loss for targets in {0, 1} (see :func:`_hard_parts`)."""
+    h = _hard_parts(xs, ts, al, gamma)
+    value = h.nlp if h.focus is None else h.focus.mul_(h.nlp)
+    if h.finite is not None:  # as the two-term form and BCE: inf when wrong, nan when right
+        value = torch.where(h.finite, value, torch.where(h.m > 0, math.nan, math.inf))
+    return value if h.a_t is None else value.mul_(h.a_t)
+
+
+def _hard_grad(xs: Tensor, ts: Tensor, al: float | Tensor | None, gamma: float) -> Tensor:
+    """d loss/dx for targets in {0, 1}: ``-s a_t (1-p_t)^gamma ((1-p_t) + gamma p_t
+    softplus(-m))``."""
+    h = _hard_parts(xs, ts, al, gamma)
+    d = torch.sigmoid(h.mf).mul_(h.nlp).mul_(gamma).add_(torch.sigmoid(-h.mf))
+    if h.focus is not None:
+        d.mul_(h.focus)
+    if h.finite is not None:
+        d = torch.where(h.finite, d, (h.m < 0).to(h.m.dtype))
+    d.mul_(-h.sign)  # d loss/dm = -d; dm/dx = s
+    return d if h.a_t is None else d.mul_(h.a_t)
 
 
 def _pieces(
@@ -274,7 +284,7 @@ class SigmoidFocal(torch.autograd.Function):
         host = x.device.type == "cpu"
         for xs, ts, al in _blocks(x, t, alpha):
             if host and _hard(ts):
-                value, _ = _hard_terms(xs, ts, al, gamma, want_grad=False)
+                value = _hard_value(xs, ts, al, gamma)
             else:
                 l_pos, l_neg, _, _ = _terms(xs, gamma, want_grad=False)
                 a_pos, a_neg = _weights(ts, al)
@@ -313,9 +323,7 @@ class SigmoidFocal(torch.autograd.Function):
         for xs, ts, al, gs in _blocks(x, t, alpha, g_full):
             sl = slice(start, start + xs.shape[0]) if x.dim() else ...
             if host and grad_x is not None and _hard(ts):
-                _, d = _hard_terms(xs, ts, al, ctx.gamma, want_grad=True)
-                assert d is not None
-                grad_x[sl] = d.mul_(gs)
+                grad_x[sl] = _hard_grad(xs, ts, al, ctx.gamma).mul_(gs)
                 start += xs.shape[0] if x.dim() else 0
                 continue
             l_pos, l_neg, d_pos, d_neg = _terms(xs, ctx.gamma, want_grad=need_x)
