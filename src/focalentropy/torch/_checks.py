@@ -52,7 +52,13 @@ def compiling_plain_autograd() -> bool:
 
 def host_checks(*tensors: Tensor) -> bool:
     """True when data-dependent checks cost no device sync: CPU, eager, real data."""
-    return all(t.device.type == "cpu" for t in tensors) and not tracing(*tensors)
+    return execution_mode(*tensors)[1]
+
+
+def execution_mode(*tensors: Tensor) -> tuple[bool, bool]:
+    """``(tracing(*tensors), host_checks(*tensors))`` from one evaluation of each check."""
+    traced = tracing(*tensors)
+    return traced, not traced and all(t.device.type == "cpu" for t in tensors)
 
 
 def assert_async(condition: Tensor, message: str) -> None:

@@ -20,6 +20,7 @@ from ._checks import (
     check_softmax_target,
     check_tensor,
     compiling_plain_autograd,
+    execution_mode,
     host_checks,
     require_all,
     tracing,
@@ -170,14 +171,14 @@ def focal_loss(
     args = _check_softmax_args(
         input, target, gamma, weight, reduction, ignore_index, label_smoothing
     )
-    host = host_checks(args.input, args.target)
+    traced, host = execution_mode(args.input, args.target)
     autocast_on, ctx = autocast_off(input)
     with ctx:
         z = args.input.to(args.dtype)
         targets = softmax_targets(
             z, args.target, args.soft, args.weight, args.ignore_index, args.label_smoothing, host
         )
-        out = softmax_focal(z, args.gamma, targets, args.reduction, host)
+        out = softmax_focal(z, args.gamma, targets, args.reduction, host, traced)
     if args.unbatched and args.reduction == "none":
         out = out.squeeze(0)
     return _in_dtype_of(out, input, autocast_on)

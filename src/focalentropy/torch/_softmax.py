@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ._checks import compiling_plain_autograd, tracing
+from ._checks import compiling_plain_autograd
 from ._recompute import differentiable_grads
 from ._targets import SoftmaxTargets, safe_mean_parts
 
@@ -547,16 +547,21 @@ def compiled_index_path(z: Tensor, gamma: float | Tensor, t: SoftmaxTargets) -> 
 
 
 def softmax_focal(
-    z: Tensor, gamma: float | Tensor, targets: SoftmaxTargets, reduction: str, host: bool
+    z: Tensor,
+    gamma: float | Tensor,
+    targets: SoftmaxTargets,
+    reduction: str,
+    host: bool,
+    traced: bool,
 ) -> Tensor:
     """Reduced softmax focal loss of ``z`` (N, C, *) in its compute dtype.
 
     Runs :class:`SoftmaxFocal` in eager mode and :func:`per_sample_traceable`
-    where data cannot be read on the host (compile, export, torch.func,
-    FakeTensor, meta) or where ``gamma`` requires a gradient.
+    where data cannot be read on the host (``traced``: compile, export,
+    torch.func, FakeTensor, meta) or where ``gamma`` requires a gradient.
     """
     t = targets
-    traceable = tracing(z) or (isinstance(gamma, Tensor) and gamma.requires_grad)
+    traceable = traced or (isinstance(gamma, Tensor) and gamma.requires_grad)
     if traceable:
         if compiled_index_path(z, gamma, t):
             loss = CompiledSoftmaxFocal.apply(z, t.index, gamma)[0]
