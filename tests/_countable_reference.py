@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 import mpmath as mp
+import numpy as np
 import pytest
 from scipy import stats
 
@@ -70,13 +71,41 @@ def reference_entropy(name: str, gamma: float) -> mp.mpf:
 
 
 def mp_pmf(name: str, x: int) -> mp.mpf:
-    """``P(x)`` in closed form, 50 digits."""
-    if name == "poisson(3)":
-        return mp.exp(-3) * mp.mpf(3) ** x / mp.factorial(x) if x >= 0 else mp.mpf(0)
-    if name == "geom(0.2)":
-        return mp.mpf("0.2") * mp.mpf("0.8") ** (x - 1) if x >= 1 else mp.mpf(0)
-    if name == "nbinom(5, 0.3)":
-        return mp.binomial(x + 4, x) * mp.mpf("0.3") ** 5 * mp.mpf("0.7") ** x
-    if name == "zipf(2.5)":
-        return mp.mpf(x) ** mp.mpf("-2.5") / mp.zeta(mp.mpf("2.5")) if x >= 1 else mp.mpf(0)
+    """``P(x)`` of the distribution ``name`` of :data:`DISTS` in closed form, 50 digits."""
+    return mp_scipy_pmf(DISTS[name][0], x)
+
+
+def mp_scipy_pmf(dist, x: int) -> mp.mpf:
+    """``P(x)`` of a frozen scipy distribution, from its closed form in 50 digits."""
+    name, args = dist.dist.name, [mp.mpf(str(a)) for a in dist.args]
+    y = x - int(dist.kwds.get("loc", 0))
+    if name == "poisson":
+        (mu,) = args
+        return mp.exp(-mu) * mu**y / mp.factorial(y) if y >= 0 else mp.mpf(0)
+    if name == "geom":
+        (p,) = args
+        return p * (1 - p) ** (y - 1) if y >= 1 else mp.mpf(0)
+    if name == "nbinom":
+        n, p = args
+        return mp.binomial(y + n - 1, y) * p**n * (1 - p) ** y if y >= 0 else mp.mpf(0)
+    if name == "logser":
+        (p,) = args
+        return -(p**y) / (y * mp.log1p(-p)) if y >= 1 else mp.mpf(0)
+    if name == "planck":
+        (lam,) = args
+        return -mp.expm1(-lam) * mp.exp(-lam * y) if y >= 0 else mp.mpf(0)
+    if name == "zipf":
+        (a,) = args
+        return mp.mpf(y) ** -a / mp.zeta(a) if y >= 1 else mp.mpf(0)
     raise KeyError(name)
+
+
+# geom(0.2) as a user pmf: module-level functions, so that its sources and results pickle
+
+
+def geometric_pmf(x: np.ndarray) -> np.ndarray:
+    return 0.2 * 0.8 ** (x - 1.0)
+
+
+def geometric_sf(n: int) -> float:
+    return 0.8**n

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from _countable_reference import geometric_pmf, geometric_sf
 from focalentropy import (
     CountableDistribution,
     DivergenceWarning,
@@ -330,14 +331,6 @@ def _module_level(func: object) -> bool:
     return "<lambda>" not in qualname and "<locals>" not in qualname
 
 
-def _geometric_pmf(x: np.ndarray) -> np.ndarray:
-    return 0.2 * 0.8 ** (x - 1.0)
-
-
-def _geometric_sf(n: int) -> float:
-    return 0.8**n
-
-
 @pytest.mark.parametrize(
     "dist",
     [
@@ -345,7 +338,7 @@ def _geometric_sf(n: int) -> float:
         *(d for d, _ in POINT_MASSES),
         stats.binom(12, 0.3),
         stats.yulesimon(0.5),  # no row: scipy's own pmf/sf/isf
-        CountableDistribution(_geometric_pmf, _geometric_sf, lower=1, tail=(math.inf, 0)),
+        CountableDistribution(geometric_pmf, geometric_sf, lower=1, tail=(math.inf, 0)),
     ],
     ids=lambda d: _case_id(d) if hasattr(d, "dist") else repr(d),
 )

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from _countable_reference import DISTS, GAMMAS, mp_pmf, reference
+from _countable_reference import DISTS, GAMMAS, geometric_pmf, geometric_sf, mp_pmf, reference
 from focalentropy import (
     ConvergenceWarning,
     CountableDistribution,
@@ -27,14 +27,6 @@ from focalentropy import (
     minimizer,
 )
 from focalentropy.countable import _adapters, _solver
-
-
-def _geometric_pmf(x: np.ndarray) -> np.ndarray:
-    return 0.2 * 0.8 ** (x - 1.0)
-
-
-def _geometric_sf(n: int) -> float:
-    return 0.8**n
 
 
 @functools.cache
@@ -246,7 +238,7 @@ class TestResultContract:
             stats.nbinom(0.5, 0.3),
             stats.zipf(2.5),  # closed-form pmf/sf/isf in the source
             stats.geom(1.0),  # a point mass
-            CountableDistribution(_geometric_pmf, _geometric_sf, lower=1, name="geometric"),
+            CountableDistribution(geometric_pmf, geometric_sf, lower=1, name="geometric"),
         ],
         ids=lambda d: f"{d.dist.name}{d.args}{d.kwds}" if hasattr(d, "dist") else d.name,
     )

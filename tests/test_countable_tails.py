@@ -13,36 +13,12 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from _countable_reference import mp_scipy_pmf as mp_pmf
 from focalentropy import CountableDistribution, max_gradient_weight
 from focalentropy.countable._adapters import as_source
 from focalentropy.countable._tails import cross_tail, find_truncation, g_value, tail_factor
 
 mp.mp.dps = 50
-
-
-def mp_pmf(dist, y: int) -> mp.mpf:
-    """``P(y)`` of a frozen scipy distribution, from its closed form in 50 digits."""
-    name, args = dist.dist.name, [mp.mpf(str(a)) for a in dist.args]
-    y = y - int(dist.kwds.get("loc", 0))
-    if name == "poisson":
-        (mu,) = args
-        return mp.exp(-mu) * mu**y / mp.factorial(y) if y >= 0 else mp.mpf(0)
-    if name == "geom":
-        (p,) = args
-        return p * (1 - p) ** (y - 1) if y >= 1 else mp.mpf(0)
-    if name == "nbinom":
-        n, p = args
-        return mp.binomial(y + n - 1, y) * p**n * (1 - p) ** y if y >= 0 else mp.mpf(0)
-    if name == "logser":
-        (p,) = args
-        return -(p**y) / (y * mp.log1p(-p)) if y >= 1 else mp.mpf(0)
-    if name == "planck":
-        (lam,) = args
-        return -mp.expm1(-lam) * mp.exp(-lam * y) if y >= 0 else mp.mpf(0)
-    if name == "zipf":
-        (a,) = args
-        return mp.mpf(y) ** -a / mp.zeta(a) if y >= 1 else mp.mpf(0)
-    raise KeyError(name)
 
 
 def exact_cross_tail(p_dist, q_dist, n: int) -> mp.mpf:

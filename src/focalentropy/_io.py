@@ -151,6 +151,7 @@ def parse_numbers(text: str, *, positive: bool = False) -> NDArray[np.float64]:
     items = [s for s in re.split(r"[,\s;]+", text.strip()) if s]
     if not items:
         raise InputError("empty; give comma-separated numbers")
+    values = []
     for i, s in enumerate(items):
         if not is_number(s):
             raise InputError(f"must be comma-separated numbers; item {i} is {s!r}")
@@ -159,7 +160,8 @@ def parse_numbers(text: str, *, positive: bool = False) -> NDArray[np.float64]:
             raise InputError(f"must contain finite numbers; item {i} is {s!r}")
         if positive and not v > 0:
             raise InputError(f"must be positive; item {i} is {s!r}")
-    return np.asarray([float(s) for s in items], dtype=np.float64)
+        values.append(v)
+    return np.asarray(values, dtype=np.float64)
 
 
 # ---------------------------------------------------------------------------
@@ -512,7 +514,7 @@ def as_probabilities(
         )
     rows = np.atleast_2d(x)
     if from_logits or renormalize:
-        z = rows.astype(np.float64)
+        z = rows.astype(np.float64, copy=False)  # read only: no copy of float64 input
         bad = ~np.isfinite(z) if from_logits else ~(np.isfinite(z) & (z >= 0))
         if bad.any():
             r, c = (int(i) for i in np.argwhere(bad)[0])

@@ -482,7 +482,7 @@ def _distribution_option(
 
 
 def _class_weights_option(alpha: str | None, n_classes: int) -> np.ndarray | None:
-    """--alpha of minimize: one positive weight, or one per class."""
+    """--alpha of minimize (and of recover, softmax): one positive weight, or one per class."""
     if alpha is None:
         return None
     alpha_arr = _parsed(alpha, "--alpha", positive=True)
@@ -584,11 +584,11 @@ def _print_regimes(rows: list[dict[str, Any]], info: dict[str, Any]) -> None:
     for r in rows:
         style = _LABEL_STYLE.get(r["label"], "")
         cells = [str(r["class"]), f"{r['p']:.6g}"]
-        cells += [f"{r['w']:.6g}"] if weighted else []
         if weighted:
-            cells += [f"{r['q_star']:.6g}", f"{r['ratio_p']:.4f}", f"{r['ratio']:.4f}"]
+            cells += [f"{r['w']:.6g}", f"{r['q_star']:.6g}", f"{r['ratio_p']:.4f}"]
         else:
-            cells += [f"{r['q_star']:.6g}", f"{r['ratio']:.4f}"]
+            cells += [f"{r['q_star']:.6g}"]
+        cells += [f"{r['ratio']:.4f}"]
         cells += [f"{r['G']:.4f}", f"[{style}]{r['label']}[/{style}]" if style else r["label"]]
         table.add_row(*cells)
     console.print(table)
@@ -738,13 +738,9 @@ def _recover_alpha_option(
     alpha: str | None, kind: str, n_classes: int
 ) -> np.ndarray | float | None:
     """--alpha of recover: 1 or K weights (softmax), one alpha in (0, 1) (sigmoid)."""
-    if alpha is None:
-        return None
+    if alpha is None or kind == "softmax":
+        return _class_weights_option(alpha, n_classes)
     alpha_arr = _parsed(alpha, "--alpha", positive=True)
-    if kind == "softmax":
-        if alpha_arr.size not in (1, n_classes):
-            raise _bad("--alpha", f"expected 1 or {n_classes} weights, got {alpha_arr.size}")
-        return alpha_arr
     from ._validation import check_sigmoid_alpha
 
     if alpha_arr.size != 1:

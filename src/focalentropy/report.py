@@ -383,7 +383,7 @@ def render_directory(out_dir: str | os.PathLike[str]) -> Path:
     ResultsFileError
         If ``results.json`` is missing, is not valid JSON or lacks what the report shows.
     """
-    from ._io import InputError, read_json
+    from ._io import InputError, read_json, write_text
 
     out = Path(out_dir)
     results = out / "results.json"
@@ -403,6 +403,4 @@ def render_directory(out_dir: str | os.PathLike[str]) -> Path:
         raise ResultsFileError(
             f"malformed content ({type(exc).__name__}: {exc})", path=results
         ) from None
-    from ._io import write_text
-
     return write_text(out / "report.html", page)

@@ -14,7 +14,7 @@ One module per concept:
 ``_solver``    the truncated solver of ``Q*`` and its multiplier bracket
 ``_series``    certified series values (``SeriesValue``): entropy, cross-entropy
 ``_tails``     the proven tail bounds both rely on (module docstring: derivation)
-``_common``    warnings, constants, argument checks
+``_common``    warnings, constants, argument checks, the class weights and ``G_max``
 
 scipy is imported lazily (on the first call), so ``import focalentropy`` stays
 free of it.

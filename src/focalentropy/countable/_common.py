@@ -1,4 +1,4 @@
-"""Shared pieces of the countable sub-package: warnings, constants and argument checks."""
+"""Shared pieces of the countable sub-package: warnings, constants, argument checks, weights."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import numbers
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .._validation import as_float_array
+from .._loss import _max_gradient_weight
+from .._validation import as_float_array, first_bad
 
 #: default cap on the number of explicitly kept integers (8 MB per array)
 MAX_TERMS = 1 << 20
@@ -51,10 +52,28 @@ def check_alpha(alpha: ArrayLike | None) -> tuple[NDArray[np.float64] | None, fl
         raise ValueError(f"`alpha` must be a scalar or 1-D, got shape {arr.shape}")
     bad = ~((arr > 0) & np.isfinite(arr))
     if bad.any():
-        i = int(np.argwhere(bad.reshape(-1))[0][0])
-        raise ValueError(
-            f"`alpha` must be positive and finite; found {arr.reshape(-1)[i]!r} at index {i}"
-        )
+        raise ValueError(f"`alpha` must be positive and finite; {first_bad(arr, bad)}")
     if arr.ndim == 0:
         return None, float(arr)
     return arr, 1.0
+
+
+def class_weights(
+    y: NDArray[np.int64], shift: int, alpha_head: NDArray[np.float64] | None, a_tail: float
+) -> NDArray[np.float64] | float:
+    """``alpha_x`` at ``x = y + shift``: ``alpha_head[x]`` where given, ``a_tail`` beyond.
+
+    Without head weights the scalar ``a_tail`` (no array of the head's size).
+    """
+    if alpha_head is None:
+        return a_tail
+    x = y + shift
+    a = np.full(x.shape, a_tail)
+    inside = (x >= 0) & (x < len(alpha_head))
+    a[inside] = alpha_head[x[inside]]
+    return a
+
+
+def gradient_weight_max(g: float) -> tuple[float, float]:
+    """``(G_max, p_max)`` of the tail bounds; ``(1, 1)`` for ``gamma = 0`` (``G = 1``)."""
+    return _max_gradient_weight(g) if g > 0 else (1.0, 1.0)

@@ -29,7 +29,6 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .._logit import logit_terms, solve_logit
-from .._loss import _max_gradient_weight
 from .._validation import Gamma, check_gamma
 from ._adapters import Source, as_source
 from ._common import (
@@ -39,6 +38,8 @@ from ._common import (
     TruncationWarning,
     check_alpha,
     check_tol,
+    class_weights,
+    gradient_weight_max,
 )
 from ._solver import CountableMinimizer, minimize
 from ._tails import cross_tail, find_truncation, tail_factor, tail_max
@@ -229,7 +230,7 @@ def _entropy_bracket(res: CountableMinimizer, src: Source, g: float, a_tail: flo
         reason = "finite support" if n_trunc >= src.upper else "tail mass below 1e-308"
         return SeriesValue(head, head_lo, head_hi, True, terms, reason)
     e_lo, e_hi = cross_tail(src, src, n_trunc)
-    g_max, p_max = _max_gradient_weight(g) if g > 0 else (1.0, 1.0)
+    g_max, p_max = gradient_weight_max(g)
     m_tail = tail_max(src, n_trunc, s_tail)
     g_lo, _, _ = tail_factor(lam_hi, g, a_tail, m_tail, g_max, p_max)
     _, g_hi, q_max = tail_factor(lam_lo, g, a_tail, m_tail, g_max, p_max)
@@ -369,17 +370,15 @@ def _cross_bracket(
     yq = x - q_src.shift
     inside_q = (yq >= q_src.lower) & (yq <= q_src.upper)
     q = np.where(inside_q, np.asarray(q_src.pmf(yq), dtype=float), 0.0)
-    a = np.full(p.shape, a_tail)
-    if alpha_head is not None:
-        inside = (x >= 0) & (x < len(alpha_head))
-        a[inside] = alpha_head[x[inside]]
     positive = p > 0
-    if np.any(positive & (q <= 0)):
-        bad = int(x[np.argmax(positive & (q <= 0))])
+    missing = positive & (q <= 0)
+    if missing.any():
+        bad = int(x[np.argmax(missing)])
         return SeriesValue(math.inf, math.inf, math.inf, False, len(p), f"first at x = {bad}")
+    w = (p * class_weights(y, p_src.shift, alpha_head, a_tail))[positive]
     qp = q[positive]
     with np.errstate(divide="ignore"):
-        terms = a[positive] * p[positive] * np.power(1.0 - qp, g) * -np.log(qp)
+        terms = w * np.power(1.0 - qp, g) * -np.log(qp)
     head = math.fsum(terms)
     head_lo, head_hi = head * (1 - ROUNDING), head * (1 + ROUNDING)
     if n_trunc >= p_src.upper:

@@ -17,8 +17,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .._logit import psi, sigmoid, solve_logit
-from .._loss import _max_gradient_weight
-from .._validation import ConvergenceWarning, Gamma, check_gamma
+from .._validation import ConvergenceWarning, Gamma, _first_index, _format_index, check_gamma
 from ._adapters import Source, as_source
 from ._common import (
     MAX_TERMS,
@@ -27,6 +26,8 @@ from ._common import (
     check_alpha,
     check_max_terms,
     check_tol,
+    class_weights,
+    gradient_weight_max,
 )
 from ._tails import find_truncation, tail_factor, tail_max
 
@@ -140,10 +141,9 @@ class CountableMinimizer:
         return out
 
     def _outside_message(self, x: NDArray[np.integer], keep: NDArray[np.bool_]) -> str:
-        idx = tuple(int(i) for i in np.argwhere(~keep)[0])
-        where = idx if len(idx) != 1 else idx[0]
+        idx = _first_index(~keep)
         return (
-            f"`x` = {x[idx].item()!r} at index {where} lies outside the kept support "
+            f"`x` = {x[idx].item()!r} at index {_format_index(idx)} lies outside the kept support "
             f"{self.support[0]}..{self.support[-1]}, and this CountableMinimizer was built "
             "directly, without its distribution: use countable_minimizer() to evaluate Q* "
             "beyond the support"
@@ -267,12 +267,7 @@ def _head_weights(
     p = np.asarray(src.pmf(y), dtype=float)
     if not np.all(np.isfinite(p)) or np.any(p < 0):
         raise ValueError(f"the pmf of `dist` ({src.name}) returned negative or non-finite values")
-    w = p * a_tail
-    if alpha_head is not None:
-        x = y + src.shift
-        inside = (x >= 0) & (x < len(alpha_head))
-        w[inside] = p[inside] * alpha_head[x[inside]]
-    return p, w
+    return p, p * class_weights(y, src.shift, alpha_head, a_tail)
 
 
 def _solve_truncated(
@@ -441,7 +436,7 @@ def minimize(
     n_at_least: int | None = None,
 ) -> CountableMinimizer:
     """The solver behind :func:`countable_minimizer` (checked arguments; ``N >= n_at_least``)."""
-    g_max, p_max = _max_gradient_weight(g) if g > 0 else (1.0, 1.0)
+    g_max, p_max = gradient_weight_max(g)
     n_cap = src.lower + max_terms - 1
     if np.isfinite(src.upper):
         n_cap = min(n_cap, int(src.upper))
