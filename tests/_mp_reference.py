@@ -95,16 +95,6 @@ def mp_psi_of_logit(t: MpLike, gamma: MpLike) -> tuple[Mpf, Mpf, Mpf]:
     return gamma * log_r - log_q + mp.log(1 + gamma * v), q, r
 
 
-def mp_dpsi(t: MpLike, gamma: MpLike) -> Mpf:
-    """d/dt log phi(sigmoid(t)), from the closed form (only steers Newton's method:
-    the references are defined by the KKT residuals, which the tests check)."""
-    t = mp.mpf(t)
-    q = 1 / (1 + mp.exp(-t))
-    r = 1 / (1 + mp.exp(t))
-    v = mp.exp(t) * mp.log1p(mp.exp(-t))
-    return -gamma * q - r + gamma * (v - q) / (1 + gamma * v)
-
-
 def _bracketed_root(f: Callable[[Mpf], Mpf], lo: MpLike, hi: MpLike) -> Mpf:
     """Root of a decreasing ``f``: widen ``[lo, hi]`` until it brackets, then Illinois."""
     lo, hi = mp.mpf(lo), mp.mpf(hi)
@@ -308,22 +298,33 @@ def mp_cross_entropy(
     return total
 
 
-def mp_weighted_loss(w: Vector, q: Vector, r: Vector, gamma: MpLike) -> Mpf:
-    """``sum_x w_x l(q_x)`` with each ``1 - q_x = r_x`` given (mp), ``0 * inf = 0``.
+def mp_losses(q: Vector, r: Vector, gamma: MpLike) -> list[Mpf]:
+    """``l(q_x)`` per entry with each ``1 - q_x = r_x`` given (mp); ``inf`` where ``q_x = 0``.
 
     ``-log q`` is taken from ``r`` where ``q > 1/2``, so a class whose ``q``
     rounds to 1 at 50 digits keeps its (tiny) loss.
     """
     gamma = mp.mpf(gamma)
+    out = []
+    for qi, ri in zip(q, r, strict=True):
+        if qi == 0:
+            out.append(mp.inf)
+            continue
+        neg_log_q = -mp.log(qi) if qi < 0.5 else -mp.log1p(-ri)
+        out.append((ri**gamma if gamma else 1) * neg_log_q)
+    return out
+
+
+def mp_weighted_loss(w: Vector, q: Vector, r: Vector, gamma: MpLike) -> Mpf:
+    """``sum_x w_x l(q_x)`` (:func:`mp_losses`), ``0 * inf = 0``."""
     total = mp.mpf(0)
-    for wi, qi, ri in zip(w, q, r, strict=True):
+    for wi, li in zip(w, mp_losses(q, r, gamma), strict=True):
         wi = mp.mpf(wi)
         if wi == 0:
             continue
-        if qi == 0:
+        if li == mp.inf:
             return mp.inf
-        neg_log_q = -mp.log(qi) if qi < 0.5 else -mp.log1p(-ri)
-        total += wi * (ri**gamma if gamma else 1) * neg_log_q
+        total += wi * li
     return total
 
 

@@ -13,7 +13,7 @@ import mpmath as mp
 import numpy as np
 import pytest
 
-from _mp_reference import mp_polish, rel_err
+from _mp_reference import mp_losses, mp_polish, mp_weighted_loss, rel_err
 from focalentropy import cross_entropy, divergence, entropy, minimizer, recover
 
 RTOL = 1e-13
@@ -41,18 +41,6 @@ def _mp_row(small):
     return [1 - mp.fsum(s), *s], mp.fsum(s)
 
 
-def _mp_losses(q, r, gamma):
-    """``l`` per entry from q and its exact complement r (mp)."""
-    out = []
-    for qi, ri in zip(q, r, strict=True):
-        if qi == 0:
-            out.append(mp.inf)
-            continue
-        neg_log_q = -mp.log(qi) if qi < 0.5 else -mp.log1p(-ri)
-        out.append(ri**gamma * neg_log_q if gamma else neg_log_q)
-    return out
-
-
 def _mp_q_star(p_float, gamma):
     """Q* (with exact complements) of the row: KKT Newton-polished in 50 digits."""
     if gamma == 0:
@@ -74,10 +62,6 @@ def _mp_q_given(q_float):
     return [1 - others, *x[1:]], [others, *(1 - v for v in x[1:])]
 
 
-def _mp_h(p_mp, q, r, gamma):
-    return mp.fsum(pi * li for pi, li in zip(p_mp, _mp_losses(q, r, gamma), strict=True))
-
-
 @pytest.mark.parametrize("gamma", GAMMAS)
 @pytest.mark.parametrize("small", SMALL, ids=lambda s: f"S={sum(s):.0e}")
 class TestDominatedRows:
@@ -85,7 +69,7 @@ class TestDominatedRows:
         p = _row(small)
         p_mp, _ = _mp_row(small)
         q, r = _mp_q_star(p, gamma)
-        ref = _mp_h(p_mp, q, r, gamma)
+        ref = mp_weighted_loss(p_mp, q, r, gamma)
         assert float(rel_err(entropy(p, gamma), ref)) <= RTOL
 
     @pytest.mark.parametrize("method", ["numpy", "numba"])
@@ -103,10 +87,10 @@ class TestDominatedRows:
         p_mp, _ = _mp_row(small)
         q = np.array([1.0, *(factor * np.array(small))])
         qm, rm = _mp_q_given(q)
-        h_pq = _mp_h(p_mp, qm, rm, gamma)
+        h_pq = mp_weighted_loss(p_mp, qm, rm, gamma)
         assert float(rel_err(cross_entropy(p, q, gamma), h_pq)) <= RTOL
         qs, rs = _mp_q_star(p, gamma)
-        d_ref = h_pq - _mp_h(p_mp, qs, rs, gamma)
+        d_ref = h_pq - mp_weighted_loss(p_mp, qs, rs, gamma)
         assert float(rel_err(divergence(p, q, gamma), d_ref)) <= 1e-12
 
     def test_divergence_far_from_minimizer(self, small, gamma):
@@ -115,7 +99,7 @@ class TestDominatedRows:
         q = np.full(p.size, 1.0 / p.size)
         qm, rm = _mp_q_given(q)
         qs, rs = _mp_q_star(p, gamma)
-        d_ref = _mp_h(p_mp, qm, rm, gamma) - _mp_h(p_mp, qs, rs, gamma)
+        d_ref = mp_weighted_loss(p_mp, qm, rm, gamma) - mp_weighted_loss(p_mp, qs, rs, gamma)
         assert float(rel_err(divergence(p, q, gamma), d_ref)) <= RTOL
 
     def test_recover(self, small, gamma):
@@ -123,7 +107,7 @@ class TestDominatedRows:
         qm, rm = _mp_q_given(q)
         gm = mp.mpf(gamma)
         inv_phi = []
-        for qi, ri, li in zip(qm, rm, _mp_losses(qm, rm, 0.0), strict=True):
+        for qi, ri, li in zip(qm, rm, mp_losses(qm, rm, 0.0), strict=True):
             # phi = r^g / q + g r^(g-1) (-log q), -log q exact through r
             phi = ri**gm / qi + (gm * ri ** (gm - 1) * li if gamma else 0)
             inv_phi.append(1 / phi)
@@ -150,6 +134,6 @@ def test_weighted_entropy_dominated():
     q, _, r = mp_polish(w, 2.0, q0, steps=3, return_complement=True)
     p_mp, _ = _mp_row(small)
     ref = mp.fsum(
-        mp.mpf(a) * pi * li for a, pi, li in zip(alpha, p_mp, _mp_losses(q, r, 2.0), strict=True)
+        mp.mpf(a) * pi * li for a, pi, li in zip(alpha, p_mp, mp_losses(q, r, 2.0), strict=True)
     )
     assert float(rel_err(entropy(p, 2.0, alpha=alpha), ref)) <= RTOL

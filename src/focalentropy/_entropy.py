@@ -21,16 +21,9 @@ from numpy.typing import ArrayLike, NDArray
 from ._logit import loss_terms, top_complement
 from ._loss import _phi_values
 from ._minimizer import _minimizer_of_weights
-from ._validation import Gamma, check_class_weights, check_distribution, check_gamma
+from ._validation import Gamma, check_distribution, check_gamma, weighted
 
 __all__ = ["cross_entropy", "divergence", "entropy"]
-
-
-def _weights(
-    p: NDArray[np.float64], alpha: ArrayLike | None, axis: int, ndim: int
-) -> NDArray[np.float64]:
-    weights = check_class_weights(alpha, p.shape, axis, ndim)
-    return p if weights is None else p * weights
 
 
 def _broadcast_pair(
@@ -102,7 +95,7 @@ def cross_entropy(
     p_arr = check_distribution(p, "p", axis)
     q_arr = check_distribution(q, "q", axis)
     p_arr, q_arr = _broadcast_pair(p_arr, q_arr)
-    w = _weights(p_arr, alpha, axis, p_arr.ndim)
+    w = weighted(p_arr, alpha, axis)
     return _weighted_sum(w, loss_terms(q_arr, g))
 
 
@@ -145,7 +138,7 @@ def entropy(
     """
     g = check_gamma(gamma)
     p_arr = check_distribution(p, "p", axis)
-    w = _weights(p_arr, alpha, axis, p_arr.ndim)
+    w = weighted(p_arr, alpha, axis)
     q_star, _ = _minimizer_of_weights(w, g)
     return _weighted_sum(w, loss_terms(q_star, g))
 
@@ -170,9 +163,7 @@ def _dominant_bregman(
     if not dominant.any():
         return
     q_m = np.take_along_axis(q, m, axis=-1)
-    rest = q.copy()
-    np.put_along_axis(rest, m, 0.0, axis=-1)
-    r_q = rest.sum(axis=-1, keepdims=True)
+    _, r_q = top_complement(q, m)
     diff = np.where(q_m > 0.5, r_star - r_q, q_m - (1.0 - r_star))
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(r_star > 0, -np.log1p(-r_star) / np.where(r_star > 0, r_star, 1.0), 1.0)
@@ -230,10 +221,10 @@ def divergence(
     p_arr = check_distribution(p, "p", axis)
     q_arr = check_distribution(q, "q", axis)
     p_b, q_b = _broadcast_pair(p_arr, q_arr)
-    q_star, lam = _minimizer_of_weights(_weights(p_arr, alpha, axis, p_arr.ndim), g)
+    q_star, lam = _minimizer_of_weights(weighted(p_arr, alpha, axis), g)
     q_star = np.broadcast_to(q_star, p_b.shape)
     lam = np.broadcast_to(lam, p_b.shape[:-1])
-    w = _weights(p_b, alpha, axis, p_b.ndim)
+    w = weighted(p_b, alpha, axis)
     loss_q = loss_terms(q_b, g)
     loss_star = loss_terms(q_star, g)
     with np.errstate(invalid="ignore"):

@@ -23,6 +23,8 @@ from types import ModuleType
 
 import numpy as np
 
+from ._logit import psi, sigmoid, solve_logit
+
 __all__ = ["kernel_available", "kernel_disabled", "load_kernel", "newton_rows", "table_rows"]
 
 #: set (non-empty) to keep numba unloaded: the minimizer uses its NumPy solver
@@ -121,17 +123,14 @@ def _node_logits(y: np.ndarray, g: float) -> np.ndarray:
     ``ulp(y)`` (up to 7e-15 at ``y = 45``), so ``q = sigmoid(t)`` is good to
     ~1e-16 relative.
     """
-    from ._logit import psi as _psi
-    from ._logit import solve_logit as _solve_logit
-
-    t = _solve_logit(y, g)
+    t = solve_logit(y, g)
     neg = t < 0
     for _ in range(2):
         tn = np.minimum(t, 0.0)
         lp = np.log1p(np.exp(tn))
         v = np.exp(tn) * (lp - tn)
         resid = (-tn - y) + ((1.0 - g) * lp + np.log1p(g * v))
-        dpsi = _psi(tn, g)[1]
+        dpsi = psi(tn, g)[1]
         t = np.where(neg, tn - resid / dpsi, t)
     return t
 
@@ -142,23 +141,20 @@ def inverse_table(g: float) -> tuple[np.ndarray, float, float]:
 
     Returns ``(coef, y_lo, y_hi)``: ``coef[j]`` (monomial coefficients in
     ``s``, lowest first) interpolates ``q`` on ``[y_lo + j h, y_lo + (j+1) h]``
-    at Chebyshev nodes solved exactly by ``_solve_logit``; the table covers
+    at Chebyshev nodes solved exactly by ``_logit.solve_logit``; the table covers
     the logits ``t`` in about [-TABLE_T_MIN, TABLE_T_MAX] (``y`` decreasing in
     ``t``). Read-only arrays: the result is cached per gamma.
     """
-    from ._logit import psi as _psi
-    from ._logit import sigmoid as _sigmoid
-
     h = TABLE_STEP
     n_pts = TABLE_DEGREE + 1
-    ends = _psi(np.array([TABLE_T_MAX, -TABLE_T_MIN]), g)[0]
+    ends = psi(np.array([TABLE_T_MAX, -TABLE_T_MIN]), g)[0]
     y_lo = float(np.floor(ends[0] / h) * h)
     y_hi = float(np.ceil(ends[1] / h) * h)
     n_int = round((y_hi - y_lo) / h)
     k = np.arange(n_pts)
     s = np.cos(np.pi * (2 * k + 1) / (2 * n_pts))  # Chebyshev points (1st kind)
     y = y_lo + h * (np.arange(n_int)[:, None] + 0.5 * (s[None, :] + 1.0))
-    q = _sigmoid(_node_logits(y, g))
+    q = sigmoid(_node_logits(y, g))
     # Chebyshev coefficients by discrete orthogonality, then monomials in s
     cheb_t = np.cos(np.outer(k, np.arccos(s)))  # T_k(s_i)
     c = (2.0 / n_pts) * q @ cheb_t.T
@@ -175,14 +171,12 @@ def table_rows(
 
     For ``0 < g <= TABLE_MAX_GAMMA``; same contract as :func:`newton_rows`.
     """
-    from ._logit import psi as _psi
-
     kernel = load_kernel()
     w = np.ascontiguousarray(w)
     coef, y_lo, y_hi = inverse_table(float(g))
     with np.errstate(divide="ignore"):
         log_w = np.log(w)
-    psi0 = float(_psi(np.zeros(1), g)[0][0])
+    psi0 = float(psi(np.zeros(1), g)[0][0])
     n = w.shape[0]
     q = np.empty_like(w)
     lam = np.empty(n)

@@ -34,6 +34,7 @@ _Float = NDArray[np.float64]
 __all__ = [
     "initial_logit",
     "log_g",
+    "log_phi",
     "logit_terms",
     "logits_exact_top",
     "loss_terms",
@@ -188,14 +189,16 @@ def solve_logit(
 # ---------------------------------------------------------------------------
 
 
-def top_complement(x: _Float) -> tuple[NDArray[np.intp], _Float]:
+def top_complement(x: _Float, m: NDArray[np.intp] | None = None) -> tuple[NDArray[np.intp], _Float]:
     """Per row (class axis last): the index of the largest entry and the others' sum.
 
     Returns ``(m, others)`` with ``m`` of shape ``(..., 1)`` (for
     ``take_along_axis``) and ``others = sum_{y != m} x_y`` of the same
-    shape, summed with the top entry left out (no cancellation).
+    shape, summed with the top entry left out (no cancellation). A given
+    ``m`` (the same shape) is used instead of the argmax.
     """
-    m = np.argmax(x, axis=-1)[..., None]
+    if m is None:
+        m = np.argmax(x, axis=-1)[..., None]
     rest = x.copy()
     np.put_along_axis(rest, m, 0.0, axis=-1)
     return m, rest.sum(axis=-1, keepdims=True)
@@ -208,13 +211,12 @@ def logits_exact_top(w: _Float, m: NDArray[np.intp]) -> _Float:
     """
     total = w.sum(axis=-1, keepdims=True)
     complement = total - w
-    others = w.copy()
-    np.put_along_axis(others, m, 0.0, axis=-1)
+    _, others = top_complement(w, m)
     # only a class with more than half the mass suffers cancellation in
     # total - w; such a class is unique, so tied classes keep identical starts
     # (and identical iterates: Q* of tied classes is bitwise equal)
     top = np.take_along_axis(w, m, axis=-1)
-    exact = np.where(top > 0.5 * total, others.sum(axis=-1, keepdims=True), total - top)
+    exact = np.where(top > 0.5 * total, others, total - top)
     np.put_along_axis(complement, m, exact, axis=-1)
     with np.errstate(divide="ignore"):
         return np.log(w) - np.log(complement)
@@ -241,6 +243,8 @@ def loss_terms(q: _Float, g: float) -> _Float:
 def neg_log_phi_block(q: _Float, g: float, out: _Float, scratch: _Float) -> None:
     """``out = -log phi(q)`` for a block of rows (``-inf`` where ``q == 0``), in place.
 
+    For ``gamma > 0`` only: at ``gamma = 0`` the caller takes ``log q`` itself.
+
     ``-log phi(q) = log q - gamma log(1-q) - log(1 + gamma v)``. Every term
     is needed to absolute accuracy only (it ends in an exponential), so the
     SIMD ``np.log`` serves for ``log(1-q)`` and ``log(1 + gamma v)`` of the
@@ -253,18 +257,16 @@ def neg_log_phi_block(q: _Float, g: float, out: _Float, scratch: _Float) -> None
     with np.errstate(divide="ignore", invalid="ignore"):
         np.log(q, out=out)  # log q
         np.subtract(1.0, q, out=scratch)  # 1 - q
-        if g != 0:
-            v = np.multiply(q, out)  # the one extra block-sized temporary
-            np.divide(v, scratch, out=v)  # -v
-            np.log(scratch, out=scratch)  # log(1 - q)
-            np.multiply(scratch, g, out=scratch)
-            np.subtract(out, scratch, out=out)  # log q - g log(1-q)
-            np.multiply(v, -g, out=v)
-            np.add(v, 1.0, out=v)
-            np.log(v, out=v)  # log(1 + g v)
-            np.subtract(out, v, out=out)
-    if g != 0:
-        out[q == 0] = -np.inf  # 0 * log 0 above
+        v = np.multiply(q, out)  # the one extra block-sized temporary
+        np.divide(v, scratch, out=v)  # -v
+        np.log(scratch, out=scratch)  # log(1 - q)
+        np.multiply(scratch, g, out=scratch)
+        np.subtract(out, scratch, out=out)  # log q - g log(1-q)
+        np.multiply(v, -g, out=v)
+        np.add(v, 1.0, out=v)
+        np.log(v, out=v)  # log(1 + g v)
+        np.subtract(out, v, out=out)
+    out[q == 0] = -np.inf  # 0 * log 0 above
     _dominant_neg_log_phi(q, g, out)
 
 
@@ -281,9 +283,5 @@ def _dominant_neg_log_phi(q: _Float, g: float, out: _Float) -> None:
     r = rest.sum(axis=-1)
     with np.errstate(divide="ignore", invalid="ignore"):
         log_q = np.log1p(-r)
-        if g == 0:
-            value = log_q
-        else:
-            v = np.where(r > 0, (1.0 - r) * -log_q / np.where(r > 0, r, 1.0), 1.0)
-            value = log_q - g * np.log(r) - np.log1p(g * v)  # +inf at r = 0
-    out[rows, mi] = value
+        v = np.where(r > 0, (1.0 - r) * -log_q / np.where(r > 0, r, 1.0), 1.0)
+        out[rows, mi] = log_q - g * np.log(r) - np.log1p(g * v)  # +inf at r = 0

@@ -18,7 +18,14 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from . import _logit
-from ._validation import Gamma, as_float_array, check_gamma, check_probabilities, warn_not_converged
+from ._validation import (
+    Gamma,
+    as_float_array,
+    check_gamma,
+    check_probabilities,
+    first_bad,
+    warn_not_converged,
+)
 
 __all__ = ["gradient_weight", "loss", "max_gradient_weight", "phi", "phi_inverse"]
 
@@ -96,9 +103,14 @@ def phi(q: ArrayLike, gamma: Gamma) -> NDArray[np.float64]:
 
 def _phi_values(q: NDArray[np.float64], g: float) -> NDArray[np.float64]:
     """``phi`` of a checked array ``q`` (no validation)."""
-    r = 1.0 - q
     with np.errstate(divide="ignore"):
-        return np.power(r, g) * (1.0 + g * _v_of_q(q, r)) / q
+        return _g_values(q, g) / q
+
+
+def _g_values(q: NDArray[np.float64], g: float) -> NDArray[np.float64]:
+    """``G = q phi(q) = (1-q)^gamma (1 + gamma v)`` of a checked array ``q``."""
+    r = 1.0 - q
+    return np.power(r, g) * (1.0 + g * _v_of_q(q, r))
 
 
 def gradient_weight(q: ArrayLike, gamma: Gamma) -> NDArray[np.float64]:
@@ -130,9 +142,7 @@ def gradient_weight(q: ArrayLike, gamma: Gamma) -> NDArray[np.float64]:
     (1.0, 0.0)
     """
     g = check_gamma(gamma)
-    q = check_probabilities(q, "q")
-    r = 1.0 - q
-    return np.power(r, g) * (1.0 + g * _v_of_q(q, r))
+    return _g_values(check_probabilities(q, "q"), g)
 
 
 def max_gradient_weight(gamma: Gamma) -> tuple[float, float]:
@@ -198,17 +208,6 @@ def _max_gradient_weight(g: float) -> tuple[float, float]:
     return float(np.exp(_logit.log_g(np.array(t), g))), float(_logit.sigmoid(np.asarray(t)))
 
 
-# the logit-coordinate layer lives in _logit; these names stay importable from
-# here (calibration and _countable use them)
-_sigmoid = _logit.sigmoid
-_logit_terms = _logit.logit_terms
-_psi = _logit.psi
-_psi_fast = _logit.psi_fast
-_log_g_of_t = _logit.log_g
-_initial_logit = _logit.initial_logit
-_solve_logit = _logit.solve_logit
-
-
 def phi_inverse(y: ArrayLike, gamma: Gamma) -> NDArray[np.float64]:
     r"""Inverse of ``phi`` on ``(0, 1)``: the ``q`` with ``phi(q) = y``.
 
@@ -238,10 +237,8 @@ def phi_inverse(y: ArrayLike, gamma: Gamma) -> NDArray[np.float64]:
     lower = 0.0 if g > 0 else 1.0
     bad = ~(y >= lower)
     if bad.any():
-        idx = tuple(int(i) for i in np.argwhere(bad)[0])
         raise ValueError(
-            f"`y` must be >= {lower} (the range of phi for gamma = {g}); "
-            f"found {y[idx]!r} at index {idx if len(idx) != 1 else idx[0]}"
+            f"`y` must be >= {lower} (the range of phi for gamma = {g}); {first_bad(y, bad)}"
         )
     if g == 0:
         with np.errstate(divide="ignore"):

@@ -46,6 +46,7 @@ from ._validation import (
     check_probabilities,
     check_sigmoid_alpha,
     warn_not_converged,
+    weighted,
 )
 
 __all__ = ["minimizer", "recover"]
@@ -231,13 +232,15 @@ def _use_kernel(n_elements: int, method: str) -> bool:
 
 
 def _finish_rows(
-    w: np.ndarray, g: float, ok: np.ndarray, rows: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Bracketed solve of the rows ``~ok`` of ``w``; warns about any it cannot finish.
+    w: np.ndarray, g: float, ok: np.ndarray, rows: np.ndarray, q: np.ndarray, lam: np.ndarray
+) -> None:
+    """Redo the rows ``~ok`` of ``w`` by the bracketed solve, into ``q`` and ``lam`` (in place).
 
-    Returns ``(bad, q, lam)``: the indices (into ``w``) that were redone and
-    their results. ``rows`` maps ``w``'s rows to the caller's row numbers.
+    Warns about any row it cannot finish; ``rows`` maps ``w``'s rows to the
+    caller's row numbers.
     """
+    if ok.all():
+        return
     bad = np.flatnonzero(~ok)
     t, ell, done = _bracketed_block(w[bad], g)
     if not done.all():
@@ -247,7 +250,7 @@ def _finish_rows(
             f"minimizer (bracketed solve of the multiplier, gamma = {g:g})",
             _BRACKET_MAXITER, failed, stacklevel=5,
         )  # fmt: skip
-    return bad, sigmoid(t), np.exp(ell)
+    q[bad], lam[bad] = sigmoid(t), np.exp(ell)
 
 
 def _solve_rows(w: np.ndarray, g: float, method: str = "auto") -> tuple[np.ndarray, np.ndarray]:
@@ -261,9 +264,7 @@ def _solve_rows(w: np.ndarray, g: float, method: str = "auto") -> tuple[np.ndarr
         from ._kernels import table_rows
 
         q, lam, ok = table_rows(w, g, _TABLE_MAXITER, _TABLE_STOP)
-        if not ok.all():
-            bad, qb, lb = _finish_rows(w, g, ok, np.arange(n_rows))
-            q[bad], lam[bad] = qb, lb
+        _finish_rows(w, g, ok, np.arange(n_rows), q, lam)
         return q, lam
     q = np.zeros_like(w)
     lam = np.zeros(n_rows)
@@ -279,9 +280,7 @@ def _solve_rows(w: np.ndarray, g: float, method: str = "auto") -> tuple[np.ndarr
         every = multi.size == n_rows
         wm = w if every else w[multi]
         qm, lm, ok = newton_rows(wm, g, _NEWTON_MAXITER, _NEWTON_STOP)
-        if not ok.all():
-            bad, qb, lb = _finish_rows(wm, g, ok, multi)
-            qm[bad], lm[bad] = qb, lb
+        _finish_rows(wm, g, ok, multi, qm, lm)
         if every:
             return qm, lm
         q[multi], lam[multi] = qm, lm
@@ -292,9 +291,7 @@ def _solve_rows(w: np.ndarray, g: float, method: str = "auto") -> tuple[np.ndarr
         wb = w[rows]
         t, ell, ok = _newton_block(wb, g)
         qb, lb = sigmoid(t), np.exp(ell)
-        if not ok.all():
-            bad, q_bad, l_bad = _finish_rows(wb, g, ok, rows)
-            qb[bad], lb[bad] = q_bad, l_bad
+        _finish_rows(wb, g, ok, rows, qb, lb)
         q[rows] = qb
         lam[rows] = lb
     return q, lam
@@ -451,9 +448,7 @@ def _softmax_minimizer(
     p: ArrayLike, g: float, alpha: ArrayLike | None, axis: int, method: str
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(Q*, lam)`` of the softmax kind: checks, weights ``alpha * P``, solve, class axis back."""
-    arr = check_distribution(p, "p", axis)
-    weights = check_class_weights(alpha, arr.shape, axis, arr.ndim)
-    w = arr if weights is None else arr * weights
+    w = weighted(check_distribution(p, "p", axis), alpha, axis)
     q, lam = _minimizer_of_weights(w, g, method)
     return np.moveaxis(q, -1, axis), lam
 

@@ -20,7 +20,7 @@ from numpy.typing import ArrayLike, NDArray
 from ._logit import log_g, sigmoid
 from ._loss import _max_gradient_weight
 from ._minimizer import _minimizer_of_weights
-from ._validation import Gamma, check_class_weights, check_distribution, check_gamma
+from ._validation import Gamma, check_distribution, check_gamma, weighted
 
 __all__ = ["LABELS", "RegimesResult", "regimes"]
 
@@ -220,9 +220,7 @@ def regimes(
     (True, 'over-suppressed')
     """
     g = check_gamma(gamma)
-    arr = check_distribution(p, "p", axis)
-    weights = check_class_weights(alpha, arr.shape, axis, arr.ndim)
-    w = arr if weights is None else arr * weights
+    w = weighted(check_distribution(p, "p", axis), alpha, axis)
     p_eff = w / w.sum(axis=-1, keepdims=True)
     q, lam = _minimizer_of_weights(p_eff, g)
     lam = np.asarray(lam)

@@ -29,6 +29,7 @@ __all__ = [
     "check_sigmoid_alpha",
     "move_class_axis",
     "warn_not_converged",
+    "weighted",
 ]
 
 #: Rows of a distribution must sum to 1 within this absolute tolerance
@@ -176,11 +177,7 @@ def check_probabilities(q: ArrayLike, name: str) -> NDArray[np.float64]:
         return arr
     bad = ~((arr >= 0) & (arr <= 1))  # also catches NaN
     if bad.any():
-        index = _first_index(bad)
-        raise ValueError(
-            f"`{name}` must contain probabilities in [0, 1]; "
-            f"found {float(arr[index])!r} at index {_format_index(index)}"
-        )
+        raise ValueError(f"`{name}` must contain probabilities in [0, 1]; {first_bad(arr, bad)}")
     return arr
 
 
@@ -268,6 +265,15 @@ def check_class_weights(
             f"`alpha` with shape {np.shape(alpha)} does not broadcast to the distribution's "
             f"shape (class axis last: {shape})"
         ) from exc
+
+
+def weighted(p: NDArray[np.float64], alpha: ArrayLike | None, axis: int) -> NDArray[np.float64]:
+    """``alpha * p`` for a checked distribution ``p`` (class axis last; ``p`` itself for None).
+
+    ``alpha`` and ``axis`` are as given by the caller (see :func:`check_class_weights`).
+    """
+    weights = check_class_weights(alpha, p.shape, axis, p.ndim)
+    return p if weights is None else p * weights
 
 
 def check_sigmoid_alpha(alpha: Any) -> float | None:

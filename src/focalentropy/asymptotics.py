@@ -24,7 +24,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ._minimizer import _minimizer_of_weights
-from ._validation import Gamma, check_class_weights, check_distribution, check_gamma
+from ._validation import Gamma, check_distribution, check_gamma, weighted
 
 __all__ = ["Expansion", "large_gamma", "small_gamma", "tail_ratio"]
 
@@ -67,10 +67,9 @@ def _weights(
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Normalized weights ``w = normalize(alpha P)`` with the class axis last, and ``P``."""
     arr = check_distribution(p, "p", axis)
-    weights = check_class_weights(alpha, arr.shape, axis, arr.ndim)
-    if weights is None:
+    if alpha is None:
         return arr, arr
-    w = arr * weights
+    w = weighted(arr, alpha, axis)
     return w / w.sum(axis=-1, keepdims=True), arr
 
 
@@ -226,8 +225,6 @@ def tail_ratio(
     True
     """
     g = check_gamma(gamma)
-    arr = check_distribution(p, "p", axis)
-    weights = check_class_weights(alpha, arr.shape, axis, arr.ndim)
-    _, lam = _minimizer_of_weights(arr if weights is None else arr * weights, g)
+    _, lam = _minimizer_of_weights(weighted(check_distribution(p, "p", axis), alpha, axis), g)
     with np.errstate(divide="ignore"):
         return 1.0 / lam

@@ -29,10 +29,11 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import optimize, special
 
-from .._loss import _psi
+from .._logit import psi as _psi
 from .._validation import (
     Gamma,
     as_float_array,
+    check_choice,
     check_class_weights,
     check_gamma,
     check_probabilities,
@@ -234,9 +235,7 @@ class _Recalibrator:
         return f"{type(self).__name__}({args})"
 
     def _check_kind(self) -> str:
-        if self.kind not in _KINDS:
-            raise ValueError(f"`kind` must be one of {_KINDS}, got {self.kind!r}")
-        return self.kind
+        return check_choice(self.kind, "kind", _KINDS)
 
     def _prepare(self, X: ArrayLike) -> _Prepared:
         """Validate the model outputs ``X`` and bring them to log coordinates."""
