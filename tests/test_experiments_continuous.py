@@ -5,56 +5,25 @@
 
 from __future__ import annotations
 
-import importlib
-import json
-import sys
-
 import numpy as np
 import pytest
 
-from focalentropy.experiments import ExperimentResult, continuous, default_configs
-from focalentropy.experiments._common import config_from_dict
+from _experiment_configs import assert_well_formed, block_matplotlib, recorded_run, tiny_configs
+from focalentropy.experiments import continuous
+from focalentropy.experiments._common import config_from_dict, config_to_dict
 
 pytest.importorskip("torch")
 pytest.importorskip("matplotlib")
 
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-def _block_matplotlib(mp: pytest.MonkeyPatch) -> None:
-    """Make every import of matplotlib (or a submodule) raise ImportError inside ``mp``."""
-    names = [m for m in sys.modules if m.split(".")[0] == "matplotlib"]
-    for name in {"matplotlib", *names}:
-        mp.setitem(sys.modules, name, None)
-
 
 def tiny_config(seed: int = 0) -> dict:
     """Settings of experiment 3 small enough for the test suite (seconds, not minutes)."""
-    cfg = default_configs(quick=True, seed=seed, only=["continuous"])["continuous"]
-    cfg["figures"] = False  # rendering dominates the run time; tested where it matters
-    cfg.update(gammas=[0.0, 2.0], n_train=2000, n_eval=400, max_iter=80, hidden=16)
-    return cfg
+    return tiny_configs(seed)["continuous"]
 
 
 @pytest.fixture(scope="module")
 def tiny():
     return {"continuous": tiny_config()}
-
-
-def _assert_well_formed(res: ExperimentResult):
-    assert res.claims, "an experiment must check at least one claim"
-    ids = [c.id for c in res.claims]
-    assert len(ids) == len(set(ids))
-    assert all(i.startswith(f"{res.number}.") for i in ids)
-    module = importlib.import_module(f"focalentropy.experiments.{res.id}")
-    assert (res.number, res.title) == (module.NUMBER, module.TITLE)
-    for name, png in res.figures.items():
-        assert name.endswith(".png")
-        assert png.startswith(PNG_MAGIC)
-        assert name in res.captions
-    for t in res.tables:
-        assert all(len(row) == len(t.columns) for row in t.rows)
-    json.dumps(res.to_dict())  # JSON-ready
 
 
 class TestContinuous:
@@ -71,7 +40,7 @@ class TestContinuous:
 
     def test_tiny_run(self, tiny):
         res = continuous.run({**tiny["continuous"], "figures": True})
-        _assert_well_formed(res)
+        assert_well_formed(res)
         by_id = {c.id: c for c in res.claims}
         assert set(by_id) == {"3.baseline", "3.closer_to_qstar.g2", "3.recover.g2"}
         # even a tiny model is clearly closer to Q* than to P
@@ -96,7 +65,7 @@ class TestConfig:
         with pytest.raises(AttributeError):
             cfg.seed = 1  # type: ignore[misc]  # frozen
         # the result records the settings it ran with as the same plain dict
-        assert continuous._to_dict(cfg) == raw
+        assert config_to_dict(cfg) == raw
         assert config_from_dict(continuous.ContinuousConfig, {}, "continuous") == (
             continuous.ContinuousConfig()
         )
@@ -173,23 +142,7 @@ class TestConfig:
 @pytest.fixture(scope="module")
 def micro_run():
     """One real run with figures off, a non-default torch thread count and pyplot disabled."""
-    import torch
-
-    calls: list[tuple[float, str]] = []
-
-    def record(advance: float = 1.0, description: str = "") -> None:
-        calls.append((advance, description))
-
-    before = torch.get_num_threads()
-    with pytest.MonkeyPatch.context() as mp:
-        _block_matplotlib(mp)  # figures are off: importing matplotlib fails the run
-        torch.set_num_threads(before + 1)
-        try:
-            res = continuous.run(micro_config(), progress=record)
-            after = torch.get_num_threads()
-        finally:
-            torch.set_num_threads(before)
-    return res, calls, before + 1, after
+    return recorded_run(continuous.run, micro_config())
 
 
 class TestRunMechanics:
@@ -224,7 +177,7 @@ class TestRunMechanics:
     def test_no_figures_no_matplotlib(self, micro_run):
         res, _, _, _ = micro_run  # the run raised if it had imported matplotlib
         assert res.figures == {}
-        _assert_well_formed(res)
+        assert_well_formed(res)
 
 
 def _interpolating_model(monkeypatch, cfg: dict, w: float):
@@ -276,7 +229,7 @@ class TestClaims:
         """The blocker of the figures-off tests does stop a run that draws figures."""
         cfg = micro_config(seeds=1, figures=True)
         _interpolating_model(monkeypatch, cfg, 1.0)
-        _block_matplotlib(monkeypatch)
+        block_matplotlib(monkeypatch)
         with pytest.raises(ImportError):
             continuous.run(cfg)
 

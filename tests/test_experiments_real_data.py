@@ -2,43 +2,14 @@
 
 from __future__ import annotations
 
-import importlib
-import json
-import sys
-
 import numpy as np
 import pytest
 
+from _experiment_configs import assert_well_formed, block_matplotlib, recorded_run
 from focalentropy._minimizer import minimizer
-from focalentropy.experiments import ExperimentResult
 
 pytest.importorskip("torch")
 pytest.importorskip("matplotlib")
-
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-def _block_matplotlib(mp: pytest.MonkeyPatch) -> None:
-    """Make every import of matplotlib (or a submodule) raise ImportError inside ``mp``."""
-    names = [m for m in sys.modules if m.split(".")[0] == "matplotlib"]
-    for name in {"matplotlib", *names}:
-        mp.setitem(sys.modules, name, None)
-
-
-def _assert_well_formed(res: ExperimentResult):
-    assert res.claims, "an experiment must check at least one claim"
-    ids = [c.id for c in res.claims]
-    assert len(ids) == len(set(ids))
-    assert all(i.startswith(f"{res.number}.") for i in ids)
-    module = importlib.import_module(f"focalentropy.experiments.{res.id}")
-    assert (res.number, res.title) == (module.NUMBER, module.TITLE)
-    for name, png in res.figures.items():
-        assert name.endswith(".png")
-        assert png.startswith(PNG_MAGIC)
-        assert name in res.captions
-    for t in res.tables:
-        assert all(len(row) == len(t.columns) for row in t.rows)
-    json.dumps(res.to_dict())  # JSON-ready
 
 
 def controlled_long_tail(focal: str, gammas=(1.0, 3.0), n: int = 20_000, seed: int = 0) -> dict:
@@ -51,10 +22,11 @@ def controlled_long_tail(focal: str, gammas=(1.0, 3.0), n: int = 20_000, seed: i
     Only the training is replaced: the maps and metrics are those of ``long_tail``.
     """
     from focalentropy.experiments import long_tail
+    from focalentropy.experiments._common import softmax
 
     rng = np.random.default_rng(seed)
     z = [np.stack([np.zeros(n), rng.normal(0.0, 2.0, n)], axis=1) for _ in range(2)]
-    p = [long_tail._softmax(zi) for zi in z]
+    p = [softmax(zi) for zi in z]
     y = [(rng.random(n) < pi[:, 1]).astype(np.int64) for pi in p]
     logits: dict = {"ce": (z[0], z[1])}
     for g in gammas:
@@ -89,7 +61,7 @@ class TestRealData:
         """Models with known probabilities: the theory's model passes, a sharpened one fails."""
         focal, out = controlled
         res = _run_on(monkeypatch, out)
-        _assert_well_formed(res)
+        assert_well_formed(res)
         by_id = {c.id: c for c in res.claims}
         assert "4.ece_recover.g3" in by_id
         assert "4.ece_recover.g1" not in by_id  # only claimed for gamma >= 2
@@ -140,12 +112,12 @@ class TestRealData:
     def test_figures(self, monkeypatch):
         res = _run_on(monkeypatch, controlled_long_tail("theory", n=2000))
         assert sorted(res.figures) == ["real_data_reliability.png", "real_data_summary.png"]
-        _assert_well_formed(res)
+        assert_well_formed(res)
 
     def test_matplotlib_blocker_works(self, monkeypatch):
         """The blocker of the figures-off tests does stop a run that draws figures."""
         out = controlled_long_tail("theory", n=200)
-        _block_matplotlib(monkeypatch)
+        block_matplotlib(monkeypatch)
         with pytest.raises(ImportError):
             _run_on(monkeypatch, out, figures=True)
 
@@ -231,28 +203,9 @@ def micro_config() -> dict:
 def micro_run():
     """One real run (1 epoch) with figures off, another thread count and pyplot disabled."""
     pytest.importorskip("sklearn")
-    import torch
-
     from focalentropy.experiments import real_data
 
-    calls: list[tuple[float, str]] = []
-
-    def record(advance: float = 1.0, description: str = "") -> None:
-        calls.append((advance, description))
-
-    before = torch.get_num_threads()
-    with pytest.MonkeyPatch.context() as mp:
-        _block_matplotlib(mp)  # figures are off: importing matplotlib fails the run
-        torch.set_num_threads(before + 1)
-        try:
-            res = real_data.run(
-                {**micro_config(), "figures": False},
-                progress=record,
-            )
-            after = torch.get_num_threads()
-        finally:
-            torch.set_num_threads(before)
-    return res, calls, before + 1, after
+    return recorded_run(real_data.run, {**micro_config(), "figures": False})
 
 
 class TestRunMechanics:

@@ -84,12 +84,13 @@ def test_synthetic_recovery_tiny():
 def test_evaluate_logits_on_known_probabilities():
     """Logits of known models: the theory check and the maps give the known answers."""
     from focalentropy._minimizer import minimizer
-    from focalentropy.experiments.long_tail import _evaluate_logits, _softmax
+    from focalentropy.experiments._common import softmax
+    from focalentropy.experiments.long_tail import _evaluate_logits
 
     rng = np.random.default_rng(5)
     z_ce = [rng.normal(size=(400, 4)) for _ in range(2)]
     y = [rng.integers(0, 4, 400) for _ in range(2)]
-    p_ce = [_softmax(z) for z in z_ce]
+    p_ce = [softmax(z) for z in z_ce]
     focal = tuple(np.log(minimizer(p, 2.0)) for p in p_ce)  # exactly the theory's model
     out = _evaluate_logits({"ce": tuple(z_ce), 2.0: focal}, y[0], y[1], n_bins=10)
     check = out["minimizer_check"][2.0]

@@ -16,6 +16,8 @@ Two versions of every KEEL set are in the wheel:
 :class:`DatasetSpec` says which version a set uses. Splits are drawn first
 (stratified train / validation / test), then every split is subsampled to
 the same exponential long-tailed class profile (:func:`long_tail_splits`).
+:func:`exponential_profile` and :func:`shift_images` also build experiment 4's
+long-tailed digits (``long_tail``).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ __all__ = [
     "long_tail_splits",
     "profile_matches",
     "rarest_test_count",
+    "shift_images",
     "stratified_split",
 ]
 
@@ -194,10 +197,16 @@ def rarest_test_count(
     return int(exponential_profile(np.sort(test)[::-1], ratio).min())
 
 
-def _shift(images: np.ndarray) -> np.ndarray:
-    from .long_tail import _shift_images
-
-    return _shift_images(images)
+def shift_images(images: np.ndarray) -> np.ndarray:
+    """The images and their four one-pixel shifts (zero fill): 5x the data."""
+    out = [images]
+    for axis, step in ((1, 1), (1, -1), (2, 1), (2, -1)):
+        shifted = np.roll(images, step, axis=axis)
+        edge: list[slice | int] = [slice(None)] * 3
+        edge[axis] = 0 if step == 1 else -1
+        shifted[tuple(edge)] = 0.0
+        out.append(shifted)
+    return np.concatenate(out)
 
 
 def long_tail_splits(
@@ -223,7 +232,7 @@ def long_tail_splits(
     for name, idx in zip(("train", "val", "test"), stratified_split(y, rng), strict=True):
         xs = [x[idx[y[idx] == c]] for c in range(n_classes)]
         if augment:
-            xs = [_shift(xc) for xc in xs]
+            xs = [shift_images(xc) for xc in xs]
         pools = np.array([xc.shape[0] for xc in xs])
         keep = np.empty(n_classes, dtype=int)
         keep[order] = exponential_profile(pools[order], ratio)

@@ -42,6 +42,7 @@ __all__ = [
     "int_at_least",
     "ints_at_least",
     "lbfgs_minimize",
+    "mean_tv",
     "no_range",
     "one_of",
     "points_check",
@@ -50,6 +51,7 @@ __all__ = [
     "real_in",
     "reals_in",
     "run_stages",
+    "softmax",
     "subset_of",
     "to_builtin",
     "torch_threads",
@@ -250,18 +252,6 @@ class ExperimentResult:
         }
 
 
-def prepare_run(
-    config: Mapping[str, Any] | None,
-    default_config: Callable[[], dict[str, Any]],
-    progress: Progress | None,
-) -> tuple[dict[str, Any], Progress, bool]:
-    """``(cfg, progress, draw)`` for an experiment's ``run``: the configuration
-    (``default_config()`` when None), a progress callback (no-op when None)
-    and whether to draw figures."""
-    cfg = default_config() if config is None else dict(config)
-    return cfg, progress or _noop_progress, bool(cfg.get("figures", True))
-
-
 _Config = TypeVar("_Config")
 
 #: Converters of the scalar field types a config dataclass may declare.
@@ -336,13 +326,9 @@ def coerce_config_fields(cfg: Any, experiment: str) -> None:
             item, item_optional = _split_optional(item)
             if item not in _SCALAR_TYPES or optional:
                 continue
-            if isinstance(value, (str, bytes, Mapping)) or not hasattr(value, "__iter__"):
-                raise TypeError(
-                    f"`{key}` of experiment {experiment!r} must be a list, got {value!r}"
-                )
             new = container(
                 _convert(v, item, f"{key}[{i}]", experiment, item_optional)
-                for i, v in enumerate(list(value))
+                for i, v in enumerate(_as_sequence(value, f.name, experiment))
             )
         object.__setattr__(cfg, f.name, new)
 
@@ -739,8 +725,9 @@ def run_stages(
             f"`config` of experiment {experiment.ID!r} must be a dict, got "
             f"{type(config).__name__}: {config!r}"
         )
-    raw, progress, _ = prepare_run(config, experiment.default_config, progress)
+    raw = experiment.default_config() if config is None else config
     cfg = config_from_dict(config_class, raw, experiment.ID)
+    progress = progress or _noop_progress
     with torch_threads(threads) if threads is not None else contextlib.nullcontext():
         data = experiment.compute(cfg, progress)
     claims = experiment.make_claims(data)
@@ -764,11 +751,14 @@ def run_stages(
 
 
 def config_to_dict(cfg: Any) -> dict[str, Any]:
-    """The plain dict of a config dataclass (tuples become lists): the inverse of
-    :func:`config_from_dict`, stored in :attr:`ExperimentResult.config`."""
-    return {
-        f.name: list(v) if isinstance(v := getattr(cfg, f.name), tuple) else v for f in fields(cfg)
-    }
+    """The plain dict of a config dataclass (tuples, also nested ones, become lists): the
+    inverse of :func:`config_from_dict`, stored in :attr:`ExperimentResult.config`."""
+    return {f.name: _tuples_to_lists(getattr(cfg, f.name)) for f in fields(cfg)}
+
+
+def _tuples_to_lists(value: Any) -> Any:
+    """``value`` with every tuple, at any depth, made a list."""
+    return [_tuples_to_lists(v) for v in value] if isinstance(value, tuple) else value
 
 
 def fig_to_png(fig: Figure, dpi: int = 110) -> bytes:
@@ -814,6 +804,17 @@ def derive_seed(seed: int, *keys: int | str) -> int:
         else:
             words.append(int(k))
     return int(np.random.SeedSequence(words).generate_state(1)[0])
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    """Class probabilities of the scores ``z`` (softmax over the last axis)."""
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def mean_tv(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean over rows of the total-variation distance between ``a`` and ``b``."""
+    return float(np.mean(0.5 * np.abs(a - b).sum(axis=-1)))
 
 
 def to_builtin(obj: Any) -> Any:

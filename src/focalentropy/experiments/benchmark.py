@@ -60,11 +60,13 @@ from ._common import (
     fig_to_png,
     gammas_check,
     int_at_least,
+    mean_tv,
     no_range,
     pyplot,
     real_in,
     reals_in,
     run_stages,
+    softmax,
     subset_of,
     torch_threads,
     train_mlp_adam,
@@ -367,21 +369,11 @@ def _train(
 # ---------------------------------------------------------------------------
 
 
-def _softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
-
-
 def _probs(z: np.ndarray, kind: Kind) -> np.ndarray:
     """Class probabilities (n, K); sigmoid scores become two columns [1 - p, p]."""
     if kind == "softmax":
-        return _softmax(z)
-    p = 1.0 / (1.0 + np.exp(-z.reshape(-1)))
-    return np.stack([1.0 - p, p], axis=1)
-
-
-def _tv(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.mean(0.5 * np.abs(a - b).sum(axis=-1)))
+        return softmax(z)
+    return _two(1.0 / (1.0 + np.exp(-z.reshape(-1))))
 
 
 #: Binary probabilities are clipped to [EPS, 1 - EPS] for the metrics (as scikit-learn's
@@ -394,8 +386,7 @@ def _metrics(prefix: str, probs: np.ndarray, y: np.ndarray, n_bins: int) -> dict
     from ..calibration import calibration_report
 
     if probs.shape[-1] == 2:
-        p1 = np.clip(probs[:, 1], EPS, 1.0 - EPS)
-        probs = np.stack([1.0 - p1, p1], axis=1)
+        probs = _two(np.clip(probs[:, 1], EPS, 1.0 - EPS))
     rep = calibration_report(probs, y, n_bins=n_bins)
     return {f"{prefix}_{k}": float(rep[k]) for k in METRICS}
 
@@ -412,8 +403,7 @@ def _fit_maps(model: Model, y_val: np.ndarray, kind: Kind) -> dict:
     from ..calibration import FocalRecalibrator, FocalTemperatureScaling, TemperatureScaling
 
     g, a = model.gamma, model.alpha
-    z_val = model.z_val if kind == "softmax" else model.z_val.reshape(-1, 1)
-    yv = y_val if kind == "softmax" else y_val.reshape(-1, 1)
+    z_val, yv = _columns(model.z_val, kind), _columns(y_val, kind)
     return {
         "recover": FocalRecalibrator(g, alpha=a, from_logits=True, kind=kind).fit(z_val, yv),
         "temperature": TemperatureScaling(from_logits=True, kind=kind).fit(z_val, yv),
@@ -436,19 +426,32 @@ def _theory_fields(p_ce: np.ndarray, q: np.ndarray, model: Model, kind: Kind) ->
         q_star = _two(minimizer(p_ce[:, 1], g, alpha=a, kind="sigmoid"))
         q_rec = _two(recover(q[:, 1], g, alpha=a, kind="sigmoid"))
         roundtrip = _two(recover(q_star[:, 1], g, alpha=a, kind="sigmoid"))
-    tv_ce = _tv(q, p_ce)
+    tv_ce = mean_tv(q, p_ce)
+    tv_minimizer, tv_recover = mean_tv(q, q_star), mean_tv(q_rec, p_ce)
     return {
         "tv_focal_ce": tv_ce,
-        "tv_focal_minimizer": _tv(q, q_star),
-        "tv_recover_ce": _tv(q_rec, p_ce),
-        "tv_ratio_minimizer": _tv(q, q_star) / tv_ce,
-        "tv_ratio_recover": _tv(q_rec, p_ce) / tv_ce,
+        "tv_focal_minimizer": tv_minimizer,
+        "tv_recover_ce": tv_recover,
+        "tv_ratio_minimizer": tv_minimizer / tv_ce,
+        "tv_ratio_recover": tv_recover / tv_ce,
         "roundtrip_error": float(np.max(np.abs(roundtrip - p_ce))),
     }
 
 
 def _two(p: np.ndarray) -> np.ndarray:
+    """The two columns ``[1 - p, p]`` of the probabilities ``p`` of class 1."""
     return np.stack([1.0 - p, p], axis=1)
+
+
+def _columns(a: np.ndarray, kind: Kind) -> np.ndarray:
+    """A calibration map's input: logits (labels) as they are for softmax, one column for
+    sigmoid."""
+    return a if kind == "softmax" else a.reshape(-1, 1)
+
+
+def _map_probs(p: np.ndarray, kind: Kind) -> np.ndarray:
+    """A calibration map's output as class probabilities (n, K): sigmoid gets two columns."""
+    return p if kind == "softmax" else _two(p.reshape(-1))
 
 
 def evaluate_cell(
@@ -457,12 +460,11 @@ def evaluate_cell(
     """Theory fields and the metrics of every map of one focal model (a cell)."""
     q = _probs(model.z_test, kind)
     maps = _fit_maps(model, y_val, kind)
-    z_test = model.z_test if kind == "softmax" else model.z_test.reshape(-1, 1)
+    z_test = _columns(model.z_test, kind)
     out = {**_theory_fields(p_ce, q, model, kind), **_metrics("raw", q, y_test, n_bins)}
     kept = True
     for name, cal in maps.items():
-        p = cal.transform(z_test)
-        p = p if kind == "softmax" else _two(p.reshape(-1))
+        p = _map_probs(cal.transform(z_test), kind)
         kept &= _order_kept(q, p, kind)
         out.update(_metrics(name, p, y_test, n_bins))
     out["order_preserved"] = bool(kept)
@@ -611,12 +613,10 @@ def _imbalance(train_counts: np.ndarray) -> float:
 def _ce_fields(ce: Model, y_val: np.ndarray, y_test: np.ndarray, kind: Kind, n_bins: int) -> dict:
     from ..calibration import TemperatureScaling
 
-    zv = ce.z_val if kind == "softmax" else ce.z_val.reshape(-1, 1)
-    zt = ce.z_test if kind == "softmax" else ce.z_test.reshape(-1, 1)
-    yv = y_val if kind == "softmax" else y_val.reshape(-1, 1)
-    ts = TemperatureScaling(from_logits=True, kind=kind).fit(zv, yv)
-    p = ts.transform(zt)
-    p = p if kind == "softmax" else _two(p.reshape(-1))
+    ts = TemperatureScaling(from_logits=True, kind=kind).fit(
+        _columns(ce.z_val, kind), _columns(y_val, kind)
+    )
+    p = _map_probs(ts.transform(_columns(ce.z_test, kind)), kind)
     return {
         **_metrics("ce_raw", _probs(ce.z_test, kind), y_test, n_bins),
         **_metrics("ce_temperature", p, y_test, n_bins),
@@ -688,17 +688,18 @@ def boosted_cells(
         q = _two(probabilities_from_raw(raw))
         q_star = _two(minimizer(p_lgb[:, 1], g, alpha=alpha, kind="sigmoid"))
         q_rec = _two(recover_raw(raw, g, alpha=alpha))
-        tv_ce = _tv(q, p_lgb)
+        tv_ce = mean_tv(q, p_lgb)
+        tv_minimizer, tv_recover = mean_tv(q, q_star), mean_tv(q_rec, p_lgb)
         out.append(
             {
                 "model": "lightgbm",
                 "gamma": g,
                 "alpha": alpha,
                 "tv_focal_logloss": tv_ce,
-                "tv_focal_minimizer": _tv(q, q_star),
-                "tv_recover_logloss": _tv(q_rec, p_lgb),
-                "tv_ratio_minimizer": _tv(q, q_star) / tv_ce,
-                "tv_ratio_recover": _tv(q_rec, p_lgb) / tv_ce,
+                "tv_focal_minimizer": tv_minimizer,
+                "tv_recover_logloss": tv_recover,
+                "tv_ratio_minimizer": tv_minimizer / tv_ce,
+                "tv_ratio_recover": tv_recover / tv_ce,
                 "logloss_ece": ce["logloss_ece"],
                 "raw_ece": _metrics("raw", q, y_test, n_bins)["raw_ece"],
                 "recover_ece": _metrics("recover", q_rec, y_test, n_bins)["recover_ece"],

@@ -34,6 +34,7 @@ from ._common import (
     gammas_check,
     int_at_least,
     lbfgs_minimize,
+    mean_tv,
     no_range,
     points_check,
     probability_vector,
@@ -93,15 +94,7 @@ def default_config(quick: bool = True, seed: int = 0) -> dict[str, Any]:
             seeds=3,
             seed=int(seed),
         )
-    return _to_dict(cfg)
-
-
-def _to_dict(cfg: ContinuousConfig) -> dict[str, Any]:
-    """The config dict (lists, also for the points of ``means`` and ``line``)."""
-    d = config_to_dict(cfg)
-    d["means"] = [list(m) for m in cfg.means]
-    d["line"] = [list(point) for point in cfg.line]
-    return d
+    return config_to_dict(cfg)
 
 
 class GaussianMixture:
@@ -327,11 +320,6 @@ class ContinuousData:
     line_pred: dict[float, np.ndarray]
 
 
-def _tv(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean over rows of the total-variation distance."""
-    return float(0.5 * np.abs(a - b).sum(axis=-1).mean())
-
-
 def _line_points(cfg: ContinuousConfig) -> tuple[np.ndarray, np.ndarray]:
     """Positions ``t`` (161) and the points of the line, shape (161, d)."""
     a, b = (np.asarray(v, dtype=float) for v in cfg.line)
@@ -376,15 +364,15 @@ def compute(cfg: ContinuousConfig, progress: Progress) -> ContinuousData:
         for s in range(cfg.seeds):
             predict = _fit_seed(cfg, mix, g, s)
             learned = predict(x_eval)
-            acc["tvQ"].append(_tv(learned, q_eval))
-            acc["tvP"].append(_tv(learned, p_eval))
-            acc["tvR"].append(_tv(recover(learned, g), p_eval))
+            acc["tvQ"].append(mean_tv(learned, q_eval))
+            acc["tvP"].append(mean_tv(learned, p_eval))
+            acc["tvR"].append(mean_tv(recover(learned, g), p_eval))
             acc["maxQ"].append(float(np.abs(learned - q_eval).max()))
             if s == 0:
                 line_pred[g] = predict(x_line)
             progress(1, f"continuous: γ={g:g}, seed {s}")
         metrics[g] = {key: float(np.mean(v)) for key, v in acc.items()}
-        metrics[g]["gap"] = _tv(q_eval, p_eval)
+        metrics[g]["gap"] = mean_tv(q_eval, p_eval)
     return ContinuousData(cfg, mix, metrics, t, mix.posterior(x_line), line_pred)
 
 
@@ -574,5 +562,4 @@ def run(
         config_class=ContinuousConfig,
         method=lambda cfg, data: _method_text(cfg, data.mix),
         threads=1,
-        extras=lambda cfg, data: {"config": _to_dict(cfg)},
     )

@@ -34,7 +34,8 @@ from ..calibration import (
     TemperatureScaling,
     calibration_report,
 )
-from ._common import Progress, _noop_progress, torch_threads, train_mlp_adam
+from ._benchmark_data import exponential_profile, shift_images
+from ._common import Progress, _noop_progress, mean_tv, softmax, torch_threads, train_mlp_adam
 
 __all__ = [
     "load_long_tail_digits",
@@ -49,26 +50,6 @@ _METRIC_KEYS = ("accuracy", "ece", "ece_quantile", "classwise_ece", "nll", "brie
 # ---------------------------------------------------------------------------
 # data
 # ---------------------------------------------------------------------------
-
-
-def _long_tail_counts(n_per_class: np.ndarray, imbalance_ratio: float) -> np.ndarray:
-    """``n_k = n_0 * ratio^(-k/(K-1))`` capped by what is available, at least 1."""
-    k = n_per_class.shape[0]
-    head = n_per_class.min()
-    target = head * imbalance_ratio ** (-np.arange(k) / max(k - 1, 1))
-    return np.maximum(1, np.minimum(np.round(target).astype(int), n_per_class))
-
-
-def _shift_images(images: np.ndarray) -> np.ndarray:
-    """The images and their four one-pixel shifts (zero fill): 5x the data."""
-    out = [images]
-    for axis, step in ((1, 1), (1, -1), (2, 1), (2, -1)):
-        shifted = np.roll(images, step, axis=axis)
-        edge: list[slice | int] = [slice(None)] * 3
-        edge[axis] = 0 if step == 1 else -1
-        shifted[tuple(edge)] = 0.0
-        out.append(shifted)
-    return np.concatenate(out)
 
 
 def load_long_tail_digits(
@@ -174,11 +155,11 @@ def _long_tail_subsample(
     for c, part in enumerate(parts):
         x = images[part]
         if augment:
-            x = _shift_images(x)
+            x = shift_images(x)
         xs.append(x.reshape(x.shape[0], -1))
         ys.append(np.full(x.shape[0], c))
     available = np.array([y.size for y in ys])
-    keep = _long_tail_counts(available[class_order], imbalance_ratio)[rank]
+    keep = exponential_profile(available[class_order], imbalance_ratio)[rank]
     x_split, y_split = [], []
     for c in range(n_classes):
         choice = rng.choice(ys[c].size, size=keep[c], replace=False)
@@ -265,22 +246,12 @@ def train_mlp(
     return predict_logits
 
 
-def _softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
-
-
 def _row(
     model: str, gamma: float, mapping: str, probs: ArrayLike, labels: ArrayLike, n_bins: int
 ) -> dict:
     row = {"model": model, "gamma": float(gamma), "map": mapping}
     row.update(calibration_report(probs, labels, n_bins=n_bins))
     return row
-
-
-def _mean_tv(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean total-variation distance between the rows of ``a`` and ``b``."""
-    return float(np.mean(0.5 * np.abs(a - b).sum(axis=-1)))
 
 
 # ---------------------------------------------------------------------------
@@ -439,7 +410,7 @@ def _evaluate_ce(
     z_val: np.ndarray, z_test: np.ndarray, y_val: np.ndarray, y_test: np.ndarray, n_bins: int
 ) -> dict:
     """Rows (raw, temperature), test probabilities and temperature of the CE model."""
-    p_ce = _softmax(z_test)
+    p_ce = softmax(z_test)
     ts = TemperatureScaling(from_logits=True).fit(z_val, y_val)
     p_ts = ts.transform(z_test)
     return {
@@ -465,7 +436,7 @@ def _evaluate_focal(
     """Rows of every map, fitted parameters and the theory check of one focal model."""
     from .._minimizer import minimizer
 
-    q = _softmax(z_test)
+    q = softmax(z_test)
     rec = FocalRecalibrator(g, from_logits=True).fit(z_val, y_val)
     auto = FocalRecalibrator("auto", from_logits=True).fit(z_val, y_val)
     temp = TemperatureScaling(from_logits=True).fit(z_val, y_val)
@@ -487,9 +458,9 @@ def _evaluate_focal(
             "gamma_auto": auto.gamma_,
         },
         "check": {
-            "tv_focal_vs_minimizer_of_ce": _mean_tv(q, minimizer(p_ce, g)),
-            "tv_focal_vs_ce": _mean_tv(q, p_ce),
-            "tv_recovered_vs_ce": _mean_tv(rec.transform(z_test), p_ce),
+            "tv_focal_vs_minimizer_of_ce": mean_tv(q, minimizer(p_ce, g)),
+            "tv_focal_vs_ce": mean_tv(q, p_ce),
+            "tv_recovered_vs_ce": mean_tv(rec.transform(z_test), p_ce),
         },
     }
 
@@ -562,7 +533,7 @@ def run_synthetic_recovery(
         n_classes=n_classes,
     )
     z = predict(x_test)
-    q_model = _softmax(z)
+    q_model = softmax(z)
     p_true = problem.posterior(x_test)
     q_star = minimizer(p_true, gamma)
     p_rec = FocalRecalibrator(gamma, from_logits=True).transform(z)
@@ -570,10 +541,10 @@ def run_synthetic_recovery(
         "gamma": float(gamma),
         "n_train": n_train,
         "epochs": n_epochs,
-        "tv_raw": _mean_tv(q_model, p_true),
-        "tv_recovered": _mean_tv(p_rec, p_true),
-        "tv_training": _mean_tv(q_model, q_star),
-        "tv_recover_exact": _mean_tv(recover(q_star, gamma), p_true),
+        "tv_raw": mean_tv(q_model, p_true),
+        "tv_recovered": mean_tv(p_rec, p_true),
+        "tv_training": mean_tv(q_model, q_star),
+        "tv_recover_exact": mean_tv(recover(q_star, gamma), p_true),
     }
 
 
@@ -595,4 +566,4 @@ class _GaussianClasses:
     def posterior(self, x: np.ndarray) -> np.ndarray:
         """The exact class posterior ``P(k | x)``, shape (n, K)."""
         means = self.means
-        return _softmax(x @ means.T - 0.5 * np.sum(means**2, axis=1) + np.log(self.prior))
+        return softmax(x @ means.T - 0.5 * np.sum(means**2, axis=1) + np.log(self.prior))
